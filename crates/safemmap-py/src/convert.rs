@@ -1,0 +1,179 @@
+//! Argument conversion with CPython's exact rules and messages: which
+//! objects are accepted as which C type, and what each failure says.
+
+use std::os::raw::{c_int, c_long};
+use std::ptr::NonNull;
+
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+/// Reads the result of a C-API call that signals errors with -1.
+fn checked<T: PartialEq + From<i8>>(py: Python<'_>, value: T) -> PyResult<T> {
+    if value == T::from(-1) {
+        if let Some(err) = PyErr::take(py) {
+            return Err(err);
+        }
+    }
+    Ok(value)
+}
+
+/// `obj.__index__()`, as an owned reference.
+fn index<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: PyNumber_Index returns a new reference or NULL with an error set.
+    unsafe { Bound::from_owned_ptr_or_err(obj.py(), ffi::PyNumber_Index(obj.as_ptr())) }
+}
+
+/// Whether `obj` has `__index__` (an int, a bool, a numpy integer...).
+pub fn is_index(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: PyIndex_Check only inspects the object's type.
+    unsafe { ffi::PyIndex_Check(obj.as_ptr()) != 0 }
+}
+
+/// A `Py_ssize_t` argument ("n" format): `Python int too large to convert to
+/// C ssize_t` on overflow.
+pub fn ssize(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
+    let int = index(obj)?;
+    // SAFETY: `int` is a live int object.
+    checked(obj.py(), unsafe { ffi::PyLong_AsSsize_t(int.as_ptr()) })
+}
+
+/// A `Py_ssize_t` from an object with `__index__`, overflow raising `exc`
+/// with "cannot fit 'int' into an index-sized integer".
+pub fn ssize_or(obj: &Bound<'_, PyAny>, exc: *mut ffi::PyObject) -> PyResult<isize> {
+    // SAFETY: PyNumber_AsSsize_t accepts any object and a borrowed
+    // exception type, and signals errors with -1.
+    checked(obj.py(), unsafe {
+        ffi::PyNumber_AsSsize_t(obj.as_ptr(), exc)
+    })
+}
+
+/// A C `long` argument ("l" format; also CPython's `off_t` on Linux).
+pub fn long(obj: &Bound<'_, PyAny>) -> PyResult<c_long> {
+    let int = index(obj)?;
+    // SAFETY: `int` is a live int object.
+    checked(obj.py(), unsafe { ffi::PyLong_AsLong(int.as_ptr()) })
+}
+
+/// A C `int` argument ("i" format).
+pub fn int(obj: &Bound<'_, PyAny>) -> PyResult<c_int> {
+    let value = long(obj)?;
+    c_int::try_from(value).map_err(|_| {
+        PyOverflowError::new_err(if value > 0 {
+            "signed integer is greater than maximum"
+        } else {
+            "signed integer is less than minimum"
+        })
+    })
+}
+
+/// An unsigned byte argument ("b" format).
+pub fn ubyte(obj: &Bound<'_, PyAny>) -> PyResult<u8> {
+    let value = long(obj)?;
+    u8::try_from(value).map_err(|_| {
+        PyOverflowError::new_err(if value > 0 {
+            "unsigned byte integer is greater than maximum"
+        } else {
+            "unsigned byte integer is less than minimum"
+        })
+    })
+}
+
+/// An optional size: None or an integer, negative meaning "all".
+pub fn optional_size(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    if !is_index(obj) {
+        let name = obj.get_type().name()?;
+        return Err(PyTypeError::new_err(format!(
+            "argument should be integer or None, not '{name}'"
+        )));
+    }
+    // SAFETY: a borrowed pointer to a type object that lives forever.
+    let n = ssize_or(obj, unsafe { ffi::PyExc_OverflowError })?;
+    Ok(usize::try_from(n).ok())
+}
+
+/// A size or index whose negative values the core rejects as out of range:
+/// reinterpreting them as `usize` lands above `isize::MAX`.
+pub fn unsigned(value: isize) -> usize {
+    value as usize
+}
+
+/// A contiguous byte view of any object with the buffer protocol ("y*"),
+/// released on drop.
+pub struct Bytes {
+    view: Box<ffi::Py_buffer>,
+}
+
+impl Bytes {
+    pub fn new(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+        // SAFETY: Py_buffer is plain data that PyObject_GetBuffer fills in.
+        let mut view: Box<ffi::Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
+        // SAFETY: `view` is writable; on failure nothing needs releasing.
+        let ret = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, ffi::PyBUF_SIMPLE) };
+        checked(obj.py(), ret)?;
+        Ok(Bytes { view })
+    }
+
+    /// The first byte. It stays readable while `self` lives (and the GIL is
+    /// held); it may be mapped memory, or even the very map being written.
+    pub fn as_ptr(&self) -> *const u8 {
+        NonNull::new(self.view.buf.cast::<u8>())
+            .unwrap_or(NonNull::dangling())
+            .as_ptr()
+    }
+
+    pub fn len(&self) -> usize {
+        self.view.len as usize
+    }
+
+    /// A private copy of the bytes, taken without forming a reference to
+    /// memory that may be a shared mapping.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut copy = Vec::with_capacity(self.len());
+        // SAFETY: the exporter keeps `len` bytes at `as_ptr` readable while
+        // the view is held; the new vector has room for them and cannot
+        // overlap them, and after the copy all `len` bytes are initialised.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.as_ptr(), copy.as_mut_ptr(), self.len());
+            copy.set_len(self.len());
+        }
+        copy
+    }
+}
+
+impl Drop for Bytes {
+    fn drop(&mut self) {
+        // SAFETY: the view was filled by PyObject_GetBuffer and is released
+        // once; every `Bytes` lives inside a method holding the GIL.
+        unsafe { ffi::PyBuffer_Release(&mut *self.view) };
+    }
+}
+
+/// An optional positional argument. Unlike `Option`, an explicit `None`
+/// counts as given, so that it is rejected like any other non-integer.
+pub struct Opt<'py>(Option<Bound<'py, PyAny>>);
+
+impl<'py> Opt<'py> {
+    pub fn missing() -> Self {
+        Opt(None)
+    }
+
+    /// Converts the argument if it was given.
+    pub fn map<T>(
+        &self,
+        convert: impl FnOnce(&Bound<'py, PyAny>) -> PyResult<T>,
+    ) -> PyResult<Option<T>> {
+        self.0.as_ref().map(convert).transpose()
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Opt<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Opt(Some(obj.to_owned())))
+    }
+}

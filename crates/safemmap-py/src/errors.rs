@@ -1,0 +1,36 @@
+//! Errors in CPython's shapes: the exception type and message `mmap` uses.
+
+use std::io;
+
+use pyo3::exceptions::{PyIndexError, PyOSError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use safemmap::Error;
+
+pub fn closed() -> PyErr {
+    PyValueError::new_err("mmap closed or invalid")
+}
+
+/// The exception CPython raises for `err`: its own type for the crate's
+/// refusals, `OSError(errno, strerror)` (and so the errno's subclass, such
+/// as PermissionError) for the operating system's.
+pub fn to_py(err: io::Error) -> PyErr {
+    if let Some(refusal) = safemmap::refusal(&err) {
+        let message = refusal.to_string();
+        return match refusal {
+            Error::ReadOnly | Error::ResizeNotAllowed => PyTypeError::new_err(message),
+            Error::IndexOutOfRange => PyIndexError::new_err(message),
+            Error::AdviseLengthTooLarge => PyOverflowError::new_err(message),
+            _ => PyValueError::new_err(message),
+        };
+    }
+    match err.raw_os_error() {
+        Some(errno) => Python::attach(|py| {
+            let strerror = py
+                .import("os")
+                .and_then(|os| os.call_method1("strerror", (errno,)))
+                .map_or_else(|_| err.to_string(), |s| s.to_string());
+            PyOSError::new_err((errno, strerror))
+        }),
+        None => PyOSError::new_err(err.to_string()),
+    }
+}

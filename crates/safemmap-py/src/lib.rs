@@ -1,0 +1,30 @@
+//! The Python module `safemmap`: CPython 3.13's `mmap`, on Python 3.9 and
+//! later, over the fault-safe core crate. This crate only translates:
+//! arguments, errors and the buffer protocol.
+
+mod convert;
+mod errors;
+mod object;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = module.py();
+    module.add_class::<object::PyMmap>()?;
+    module.add("error", py.get_type::<pyo3::exceptions::PyOSError>())?;
+    for access in [
+        safemmap::Access::Default,
+        safemmap::Access::Read,
+        safemmap::Access::Write,
+        safemmap::Access::Copy,
+    ] {
+        module.add(access.name(), access.as_raw())?;
+    }
+    for &(name, value) in safemmap::raw::CONSTANTS {
+        module.add(name, value)?;
+    }
+    module.add("PAGESIZE", safemmap::page_size())?;
+    module.add("ALLOCATIONGRANULARITY", safemmap::allocation_granularity())?;
+    Ok(())
+}

@@ -1,0 +1,636 @@
+//! The `mmap` class: CPython 3.13's semantics, case by case, over
+//! [`safemmap::Mmap`].
+//!
+//! Conversions of arguments can run Python code (`__index__`, a buffer's
+//! exporter) that closes or resizes this very map. So every method checks
+//! that the map is open, converts its arguments without holding a borrow of
+//! the object, then borrows it and checks again: the core is only ever
+//! called with bounds taken from the map as it is at that moment.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::os::raw::c_int;
+
+use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PySlice, PyTuple};
+use safemmap::{raw, Access, Error, Mmap, MmapOptions};
+
+use crate::convert::{self, Bytes, Opt};
+use crate::errors::{closed, to_py};
+
+#[pyclass(name = "mmap", module = "mmap", subclass, weakref)]
+pub struct PyMmap {
+    /// `None` once closed.
+    map: Option<Mmap>,
+    /// Live buffer-protocol views; while any exists the mapping must stay put.
+    exports: usize,
+}
+
+impl PyMmap {
+    fn open(&self) -> PyResult<&Mmap> {
+        self.map.as_ref().ok_or_else(closed)
+    }
+
+    fn open_mut(&mut self) -> PyResult<&mut Mmap> {
+        self.map.as_mut().ok_or_else(closed)
+    }
+}
+
+/// The closed-check CPython makes before looking at any argument.
+fn ensure_open(slf: &Bound<'_, PyMmap>) -> PyResult<()> {
+    slf.borrow().open().map(drop)
+}
+
+/// An index from Python (negative counts from the end) as an offset; out of
+/// range values become offsets the core rejects.
+fn absolute(index: isize, len: usize) -> usize {
+    convert::unsigned(if index < 0 {
+        index + len as isize
+    } else {
+        index
+    })
+}
+
+/// A find/rfind bound, normalised like a slice bound.
+fn clamp_bound(bound: isize, len: usize) -> usize {
+    let len = len as isize;
+    let bound = if bound < 0 {
+        (bound + len).max(0)
+    } else {
+        bound.min(len)
+    };
+    bound as usize
+}
+
+/// A slice's `(start, stop, step)`, converted with `__index__`.
+fn unpack(slice: &Bound<'_, PySlice>) -> PyResult<(isize, isize, isize)> {
+    let (mut start, mut stop, mut step) = (0, 0, 0);
+    // SAFETY: the slice is live and the out-pointers are valid.
+    let ret = unsafe { ffi::PySlice_Unpack(slice.as_ptr(), &mut start, &mut stop, &mut step) };
+    if ret == -1 {
+        return Err(PyErr::fetch(slice.py()));
+    }
+    Ok((start, stop, step))
+}
+
+/// The first index and the element count of an unpacked slice over `len`.
+fn adjust((mut start, mut stop, step): (isize, isize, isize), len: usize) -> (usize, usize) {
+    // SAFETY: plain arithmetic on the out-pointers, which are valid.
+    let count = unsafe { ffi::PySlice_AdjustIndices(len as isize, &mut start, &mut stop, step) };
+    (start as usize, count as usize)
+}
+
+/// Reads `count` bytes from the position into a new bytes object.
+fn read_bytes<'py>(py: Python<'py>, map: &mut Mmap, count: usize) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, count, |buf| map.read_exact(buf).map_err(to_py))
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    // SAFETY: every object has a type whose tp_name is a C string that lives
+    // as long as the type.
+    unsafe { std::ffi::CStr::from_ptr((*ffi::Py_TYPE(obj.as_ptr())).tp_name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The constructor's parameters, in positional order.
+const PARAMETERS: [&str; 7] = [
+    "fileno", "length", "flags", "prot", "access", "offset", "trackfd",
+];
+const REQUIRED: usize = 2;
+const POSITIONAL: usize = 6;
+
+/// The constructor's arguments by parameter, with CPython's parser errors.
+fn bind_arguments<'py>(
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<[Option<Bound<'py, PyAny>>; 7]> {
+    if args.len() > POSITIONAL {
+        return Err(PyTypeError::new_err(format!(
+            "function takes at most {POSITIONAL} positional arguments ({} given)",
+            args.len()
+        )));
+    }
+    let mut bound: [Option<Bound<'py, PyAny>>; 7] = Default::default();
+    for (slot, arg) in bound.iter_mut().zip(args.iter()) {
+        *slot = Some(arg);
+    }
+    for (key, value) in kwargs.into_iter().flatten() {
+        let name: String = key.str()?.extract()?;
+        let Some(index) = PARAMETERS.iter().position(|&p| p == name) else {
+            return Err(PyTypeError::new_err(format!(
+                "this function got an unexpected keyword argument '{name}'"
+            )));
+        };
+        if bound[index].is_some() {
+            return Err(PyTypeError::new_err(format!(
+                "argument for function given by name ('{name}') and position ({})",
+                index + 1
+            )));
+        }
+        bound[index] = Some(value);
+    }
+    if let Some(missing) = bound[..REQUIRED].iter().position(Option::is_none) {
+        return Err(PyTypeError::new_err(format!(
+            "function missing required argument '{}' (pos {})",
+            PARAMETERS[missing],
+            missing + 1
+        )));
+    }
+    Ok(bound)
+}
+
+#[pymethods]
+impl PyMmap {
+    #[new]
+    #[pyo3(signature = (*args, **kwargs))]
+    fn new(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let py = args.py();
+        let [fileno, length, flags, prot, access, offset, trackfd] = bind_arguments(args, kwargs)?;
+        let int_or =
+            |arg: Option<Bound<'_, PyAny>>, default| arg.map_or(Ok(default), |a| convert::int(&a));
+        let fileno = convert::int(&fileno.expect("bound"))?;
+        let length = convert::ssize(&length.expect("bound"))?;
+        let flags = int_or(flags, raw::MAP_SHARED)?;
+        let prot = int_or(prot, raw::PROT_READ | raw::PROT_WRITE)?;
+        let access = int_or(access, Access::Default.as_raw())?;
+        let offset = offset.map_or(Ok(0), |o| convert::long(&o))?;
+        let trackfd = trackfd.map_or(Ok(true), |t| t.is_truthy())?;
+
+        if length < 0 {
+            return Err(pyo3::exceptions::PyOverflowError::new_err(
+                "memory mapped length must be positive",
+            ));
+        }
+        if offset < 0 {
+            return Err(pyo3::exceptions::PyOverflowError::new_err(
+                "memory mapped offset must be positive",
+            ));
+        }
+        let explicit_flags = flags != raw::MAP_SHARED || prot != raw::PROT_READ | raw::PROT_WRITE;
+        if access != Access::Default.as_raw() && explicit_flags {
+            return Err(to_py(Error::AccessConflict.into()));
+        }
+        let access = Access::from_raw(access.into()).map_err(to_py)?;
+        py.import("sys")?.call_method1(
+            "audit",
+            ("mmap.__new__", fileno, length, access.as_raw(), offset),
+        )?;
+
+        let mut options = MmapOptions::new()
+            .len(length as usize)
+            .offset(offset as u64)
+            .access(access)
+            .track_fd(trackfd);
+        if access == Access::Default {
+            options = options.flags(flags).prot(prot);
+        }
+        // SAFETY: like CPython, the map only inspects, duplicates and maps
+        // the caller's descriptor; it never closes it.
+        let map = unsafe { options.map_raw(fileno) }.map_err(to_py)?;
+        Ok(PyMmap {
+            map: Some(map),
+            exports: 0,
+        })
+    }
+
+    fn close(&mut self) -> PyResult<()> {
+        if self.exports > 0 {
+            return Err(PyBufferError::new_err(
+                "cannot close exported pointers exist",
+            ));
+        }
+        self.map = None;
+        Ok(())
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.map.is_none()
+    }
+
+    fn __enter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        ensure_open(slf)?;
+        Ok(slf.clone())
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.close()
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.open()?.len())
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        let name = type_name(slf.as_any());
+        match slf.borrow().map.as_ref() {
+            None => format!("<{name} closed=True>"),
+            Some(map) => format!(
+                "<{name} closed=False, access={}, length={}, pos={}, offset={}>",
+                map.access().name(),
+                map.len(),
+                map.position(),
+                map.offset()
+            ),
+        }
+    }
+
+    fn __sizeof__(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        slf.get_type().getattr("__basicsize__")?.extract()
+    }
+
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn tell(&self) -> PyResult<usize> {
+        Ok(self.open()?.position())
+    }
+
+    fn size(&self) -> PyResult<u64> {
+        self.open()?.file_size().map_err(to_py)
+    }
+
+    #[pyo3(signature = (n = None, /))]
+    fn read<'py>(
+        slf: &Bound<'py, Self>,
+        n: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        ensure_open(slf)?;
+        let n = convert::optional_size(n)?;
+        let mut this = slf.borrow_mut();
+        let map = this.open_mut()?;
+        let count = n.map_or(map.remaining(), |n| n.min(map.remaining()));
+        read_bytes(slf.py(), map, count)
+    }
+
+    fn read_byte(&mut self) -> PyResult<u8> {
+        self.open_mut()?.read_byte().map_err(to_py)
+    }
+
+    fn readline<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let map = self.open_mut()?;
+        let count = map.line_len().map_err(to_py)?;
+        read_bytes(py, map, count)
+    }
+
+    fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
+        ensure_open(slf)?;
+        // Declared first so that it is released after the borrow below ends:
+        // releasing a view of this very map borrows the object.
+        let data = Bytes::new(data)?;
+        let mut this = slf.borrow_mut();
+        // SAFETY: the view keeps its bytes readable until it is dropped, after
+        // this call; the core copies them like memmove, so they may be this map.
+        unsafe { this.open_mut()?.write_raw(data.as_ptr(), data.len()) }.map_err(to_py)?;
+        Ok(data.len())
+    }
+
+    fn write_byte(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        ensure_open(slf)?;
+        let value = convert::ubyte(value)?;
+        slf.borrow_mut()
+            .open_mut()?
+            .write_byte(value)
+            .map_err(to_py)
+    }
+
+    #[pyo3(signature = (dist, whence = Opt::missing(), /))]
+    fn seek(slf: &Bound<'_, Self>, dist: &Bound<'_, PyAny>, whence: Opt<'_>) -> PyResult<u64> {
+        ensure_open(slf)?;
+        let dist = convert::ssize(dist)?;
+        let whence = whence.map(convert::int)?.unwrap_or(0);
+        let to = match whence {
+            0 => SeekFrom::Start(convert::unsigned(dist) as u64),
+            1 => SeekFrom::Current(dist as i64),
+            2 => SeekFrom::End(dist as i64),
+            _ => return Err(PyValueError::new_err("unknown seek type")),
+        };
+        slf.borrow_mut().open_mut()?.seek(to).map_err(to_py)
+    }
+
+    #[pyo3(signature = (sub, start = Opt::missing(), end = Opt::missing(), /))]
+    fn find(
+        slf: &Bound<'_, Self>,
+        sub: &Bound<'_, PyAny>,
+        start: Opt<'_>,
+        end: Opt<'_>,
+    ) -> PyResult<isize> {
+        search(slf, sub, start, end, Mmap::find)
+    }
+
+    #[pyo3(signature = (sub, start = Opt::missing(), end = Opt::missing(), /))]
+    fn rfind(
+        slf: &Bound<'_, Self>,
+        sub: &Bound<'_, PyAny>,
+        start: Opt<'_>,
+        end: Opt<'_>,
+    ) -> PyResult<isize> {
+        search(slf, sub, start, end, Mmap::rfind)
+    }
+
+    #[pyo3(name = "move")]
+    fn move_(
+        slf: &Bound<'_, Self>,
+        dest: &Bound<'_, PyAny>,
+        src: &Bound<'_, PyAny>,
+        count: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        ensure_open(slf)?;
+        let (dest, src, count) = (
+            convert::ssize(dest)?,
+            convert::ssize(src)?,
+            convert::ssize(count)?,
+        );
+        let mut this = slf.borrow_mut();
+        let map = this.open_mut()?;
+        map.copy_within(
+            convert::unsigned(dest),
+            convert::unsigned(src),
+            convert::unsigned(count),
+        )
+        .map_err(to_py)
+    }
+
+    #[pyo3(signature = (offset = Opt::missing(), size = Opt::missing(), /))]
+    fn flush(slf: &Bound<'_, Self>, offset: Opt<'_>, size: Opt<'_>) -> PyResult<()> {
+        ensure_open(slf)?;
+        let offset = offset.map(convert::ssize)?.unwrap_or(0);
+        let size = size.map(convert::ssize)?;
+        let this = slf.borrow();
+        let map = this.open()?;
+        let size = size.map_or(map.len(), convert::unsigned);
+        map.flush_range(convert::unsigned(offset), size)
+            .map_err(to_py)
+    }
+
+    #[pyo3(signature = (option, start = Opt::missing(), length = Opt::missing(), /))]
+    fn madvise(
+        slf: &Bound<'_, Self>,
+        option: &Bound<'_, PyAny>,
+        start: Opt<'_>,
+        length: Opt<'_>,
+    ) -> PyResult<()> {
+        ensure_open(slf)?;
+        let option = convert::int(option)?;
+        let start = start.map(convert::ssize)?.unwrap_or(0);
+        let length = length.map(convert::ssize)?;
+        let this = slf.borrow();
+        let map = this.open()?;
+        let length = length.map_or(map.len(), convert::unsigned);
+        map.advise(option, convert::unsigned(start), length)
+            .map_err(to_py)
+    }
+
+    fn resize(slf: &Bound<'_, Self>, newsize: &Bound<'_, PyAny>) -> PyResult<()> {
+        ensure_open(slf)?;
+        let newsize = convert::ssize(newsize)?;
+        let mut this = slf.borrow_mut();
+        this.open()?;
+        if this.exports > 0 {
+            return Err(PyBufferError::new_err(
+                "mmap can't resize with extant buffers exported.",
+            ));
+        }
+        this.open_mut()?
+            .resize(convert::unsigned(newsize))
+            .map_err(to_py)
+    }
+
+    fn __getitem__<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        ensure_open(slf)?;
+        let py = slf.py();
+        if convert::is_index(key) {
+            // SAFETY: a borrowed pointer to a type object that lives forever.
+            let index = convert::ssize_or(key, unsafe { ffi::PyExc_IndexError })?;
+            let this = slf.borrow();
+            let map = this.open()?;
+            let byte = map.byte_at(absolute(index, map.len())).map_err(to_py)?;
+            return Ok(byte.into_pyobject(py)?.into_any());
+        }
+        let Ok(slice) = key.cast::<PySlice>() else {
+            return Err(PyTypeError::new_err("mmap indices must be integers"));
+        };
+        let parts = unpack(slice)?;
+        let this = slf.borrow();
+        let map = this.open()?;
+        let (start, count) = adjust(parts, map.len());
+        let bytes = PyBytes::new_with(py, count, |buf| {
+            match parts.2 {
+                1 => map.read_at(start, buf).map(drop),
+                step => map.read_strided(start, step, buf),
+            }
+            .map_err(to_py)
+        })?;
+        Ok(bytes.into_any())
+    }
+
+    fn __setitem__(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        assign(slf, key, Some(value))
+    }
+
+    fn __delitem__(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        assign(slf, key, None)
+    }
+
+    fn __iter__(slf: &Bound<'_, Self>) -> ByteIterator {
+        ByteIterator {
+            map: slf.clone().unbind(),
+            next: 0,
+            reverse: false,
+        }
+    }
+
+    fn __reversed__(slf: &Bound<'_, Self>) -> PyResult<ByteIterator> {
+        let len = slf.borrow().open()?.len();
+        Ok(ByteIterator {
+            map: slf.clone().unbind(),
+            next: len,
+            reverse: true,
+        })
+    }
+
+    /// `x in m` compares `x` with each byte as a 1-byte bytes object.
+    fn __contains__(slf: &Bound<'_, Self>, item: &Bound<'_, PyAny>) -> PyResult<bool> {
+        ensure_open(slf)?;
+        if item.is_exact_instance_of::<PyBytes>() || item.is_exact_instance_of::<PyByteArray>() {
+            let needle = Bytes::new(item)?.to_vec();
+            if needle.len() != 1 {
+                return Ok(false);
+            }
+            return Ok(slf
+                .borrow()
+                .open()?
+                .find(&needle, ..)
+                .map_err(to_py)?
+                .is_some());
+        }
+        let mut bytes = ByteIterator {
+            map: slf.clone().unbind(),
+            next: 0,
+            reverse: false,
+        };
+        while let Some(byte) = bytes.__next__(slf.py())? {
+            if byte.as_any().eq(item)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        let mut this = slf.borrow_mut();
+        let map = this.open_mut()?;
+        let readonly = c_int::from(map.access() == Access::Read);
+        // SAFETY: `view` is the caller's to fill; the memory stays mapped and
+        // in place while the view lives, because close and resize refuse to
+        // run while `exports` is non-zero.
+        let ret = unsafe {
+            ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                map.as_mut_ptr().cast(),
+                map.len() as isize,
+                readonly,
+                flags,
+            )
+        };
+        if ret == -1 {
+            return Err(PyErr::fetch(slf.py()));
+        }
+        this.exports += 1;
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&mut self, _view: *mut ffi::Py_buffer) {
+        self.exports -= 1;
+    }
+}
+
+/// `m[key] = value`, or `del m[key]` when `value` is `None`.
+fn assign(
+    slf: &Bound<'_, PyMmap>,
+    key: &Bound<'_, PyAny>,
+    value: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    if slf.borrow().open()?.access() == Access::Read {
+        return Err(to_py(Error::ReadOnly.into()));
+    }
+    if convert::is_index(key) {
+        // SAFETY: a borrowed pointer to a type object that lives forever.
+        let index = convert::ssize_or(key, unsafe { ffi::PyExc_IndexError })?;
+        let len = slf.borrow().open()?.len();
+        if absolute(index, len) >= len {
+            return Err(PyIndexError::new_err("mmap index out of range"));
+        }
+        let Some(value) = value else {
+            return Err(PyTypeError::new_err("mmap doesn't support item deletion"));
+        };
+        if !convert::is_index(value) {
+            return Err(PyTypeError::new_err("mmap item value must be an int"));
+        }
+        // SAFETY: as above.
+        let value = convert::ssize_or(value, unsafe { ffi::PyExc_TypeError })?;
+        let value = u8::try_from(value)
+            .map_err(|_| PyValueError::new_err("mmap item value must be in range(0, 256)"))?;
+        // The value's __index__ may have shrunk the map: the core checks the
+        // index again against the current length.
+        let mut this = slf.borrow_mut();
+        let map = this.open_mut()?;
+        return map
+            .set_byte(absolute(index, map.len()), value)
+            .map_err(to_py);
+    }
+    let Ok(slice) = key.cast::<PySlice>() else {
+        return Err(PyTypeError::new_err("mmap indices must be integer"));
+    };
+    let parts = unpack(slice)?;
+    let Some(value) = value else {
+        return Err(PyTypeError::new_err(
+            "mmap object doesn't support slice deletion",
+        ));
+    };
+    // Declared before the borrow, so released after it (see `write`).
+    let data = Bytes::new(value)?;
+    let mut this = slf.borrow_mut();
+    let map = this.open_mut()?;
+    // Normalised only now: getting the buffer may have resized the map.
+    let (start, count) = adjust(parts, map.len());
+    if data.len() != count {
+        return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
+    }
+    match parts.2 {
+        // SAFETY: the view keeps its bytes readable until it is dropped,
+        // after this call; the copy behaves like memmove.
+        1 => unsafe { map.write_at_raw(start, data.as_ptr(), count) },
+        // Copied first, so that a source overlapping the map reads as it was.
+        step => map.write_strided(start, step, &data.to_vec()),
+    }
+    .map_err(to_py)
+}
+
+/// find and rfind: the needle, then start (default: the position) and end
+/// (default: the length), normalised like slice bounds.
+fn search(
+    slf: &Bound<'_, PyMmap>,
+    sub: &Bound<'_, PyAny>,
+    start: Opt<'_>,
+    end: Opt<'_>,
+    find: fn(&Mmap, &[u8], std::ops::Range<usize>) -> std::io::Result<Option<usize>>,
+) -> PyResult<isize> {
+    ensure_open(slf)?;
+    let needle = Bytes::new(sub)?.to_vec();
+    let start = start.map(convert::ssize)?;
+    let end = end.map(convert::ssize)?;
+    let this = slf.borrow();
+    let map = this.open()?;
+    let len = map.len();
+    let start = clamp_bound(start.unwrap_or(map.position() as isize), len);
+    let end = clamp_bound(end.unwrap_or(len as isize), len);
+    let found = find(map, &needle, start..end).map_err(to_py)?;
+    Ok(found.map_or(-1, |i| i as isize))
+}
+
+/// Iteration yields 1-byte bytes objects, as CPython's sequence protocol
+/// does, checking the bounds against the current length at each step.
+#[pyclass(module = "mmap")]
+pub struct ByteIterator {
+    map: Py<PyMmap>,
+    /// The next index going forwards; one past it going backwards.
+    next: usize,
+    reverse: bool,
+}
+
+#[pymethods]
+impl ByteIterator {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let owner = self.map.bind(py).borrow();
+        let map = owner.open()?;
+        let index = match self.reverse {
+            false if self.next < map.len() => self.next,
+            true if self.next > 0 && self.next <= map.len() => self.next - 1,
+            _ => return Ok(None),
+        };
+        let byte = map.byte_at(index).map_err(to_py)?;
+        self.next = if self.reverse { index } else { index + 1 };
+        Ok(Some(PyBytes::new(py, &[byte])))
+    }
+}

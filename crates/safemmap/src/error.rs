@@ -1,0 +1,111 @@
+//! What can go wrong, beyond the operating system's own errors.
+//!
+//! Every fallible function returns [`std::io::Error`]. Refusals that are the
+//! crate's own (a bad range, a read-only map...) carry an [`Error`] inside,
+//! reachable with [`std::io::Error::get_ref`] and `downcast_ref`, so callers
+//! (the Python bindings among them) can tell them apart precisely. Failures
+//! reported by the OS carry their errno (`raw_os_error`).
+
+use std::fmt;
+use std::io;
+
+/// A refusal of this crate's own. The `Display` text of each variant is the
+/// message CPython's `mmap` uses for the same case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file to map is empty and no length was given.
+    EmptyFile,
+    /// The offset lies at or beyond the end of the file.
+    OffsetBeyondFile,
+    /// `offset + len` lies beyond the end of the file.
+    LengthBeyondFile,
+    /// An access value outside 0..=3.
+    InvalidAccess,
+    /// An explicit access mode together with explicit flags or protection.
+    AccessConflict,
+    /// A write to a map opened with [`Access::Read`](crate::Access::Read).
+    ReadOnly,
+    /// An index at or past the end.
+    IndexOutOfRange,
+    /// A seek outside `0..=len`.
+    SeekOutOfRange,
+    /// `read_byte` at or past the end.
+    ReadByteOutOfRange,
+    /// `write_byte` at or past the end.
+    WriteByteOutOfRange,
+    /// A write that would not fit between the position and the end.
+    DataOutOfRange,
+    /// A `copy_within` range outside the map.
+    MoveOutOfRange,
+    /// A `flush` range outside the map.
+    FlushOutOfRange,
+    /// An `advise` start outside the map.
+    AdviseStartOutOfRange,
+    /// An `advise` length above `isize::MAX`.
+    AdviseLengthInvalid,
+    /// An `advise` range whose end does not fit in `isize`.
+    AdviseLengthTooLarge,
+    /// Resizing a read-only or copy-on-write map.
+    ResizeNotAllowed,
+    /// Resizing a map made without keeping its file descriptor.
+    ResizeUntracked,
+    /// A new size that does not fit the platform's offsets.
+    NewSizeOutOfRange,
+    /// Growing a shared anonymous map (Linux would hand back pages that fault).
+    SharedAnonymousGrowth,
+}
+
+impl Error {
+    fn kind(self) -> io::ErrorKind {
+        match self {
+            Error::ReadOnly | Error::ResizeNotAllowed | Error::ResizeUntracked => {
+                io::ErrorKind::PermissionDenied
+            }
+            Error::SharedAnonymousGrowth => io::ErrorKind::Unsupported,
+            _ => io::ErrorKind::InvalidInput,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Error::EmptyFile => "cannot mmap an empty file",
+            Error::OffsetBeyondFile => "mmap offset is greater than file size",
+            Error::LengthBeyondFile => "mmap length is greater than file size",
+            Error::InvalidAccess => "mmap invalid access parameter.",
+            Error::AccessConflict => "mmap can't specify both access and flags, prot.",
+            Error::ReadOnly => "mmap can't modify a readonly memory map.",
+            Error::IndexOutOfRange => "mmap index out of range",
+            Error::SeekOutOfRange => "seek out of range",
+            Error::ReadByteOutOfRange => "read byte out of range",
+            Error::WriteByteOutOfRange => "write byte out of range",
+            Error::DataOutOfRange => "data out of range",
+            Error::MoveOutOfRange => "source, destination, or count out of range",
+            Error::FlushOutOfRange => "flush values out of range",
+            Error::AdviseStartOutOfRange => "madvise start out of bounds",
+            Error::AdviseLengthInvalid => "madvise length invalid",
+            Error::AdviseLengthTooLarge => "madvise length too large",
+            Error::ResizeNotAllowed => "mmap can't resize a readonly or copy-on-write memory map.",
+            Error::ResizeUntracked => "mmap can't resize with trackfd=False.",
+            Error::NewSizeOutOfRange => "new size out of range",
+            Error::SharedAnonymousGrowth => {
+                "mmap: can't expand a shared anonymous mapping on Linux"
+            }
+        })
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        io::Error::new(e.kind(), e)
+    }
+}
+
+/// The crate's own refusal inside `err`, if it is one.
+pub fn refusal(err: &io::Error) -> Option<Error> {
+    err.get_ref()?.downcast_ref::<Error>().copied()
+}

@@ -1,0 +1,72 @@
+//! Memory-mapped files that never kill the process.
+//!
+//! `safemmap` maps files and anonymous memory, like `memmap2` or CPython's
+//! `mmap`, with one difference of principle: **mapped bytes are only ever
+//! reached through one module of this crate, the door**, and safe code never
+//! holds a `&[u8]` over a mapping. Everything else follows from that:
+//!
+//! * Mapping a file is a *safe* function. With a slice over a shared file,
+//!   another process that writes or truncates the file breaks the promises a
+//!   `&[u8]` makes to the compiler; `memmap2` has to make its constructors
+//!   `unsafe` for it. Here bytes are copied in and out (or searched in place
+//!   by routines that return indexes, not borrows).
+//! * The door is where fault protection lives: an access that faults (the
+//!   file was truncated, a disk or network file system failed, the page was
+//!   made inaccessible) is turned into an [`io::Error`](std::io::Error).
+//! * Lifetimes are the borrow checker's: reads take `&self`; writes, seeks,
+//!   resizes and drops take `&mut self` or `self`, so nothing can unmap a
+//!   region while another thread is reading it.
+//!
+//! [`Mmap`] behaves like CPython 3.13's `mmap` object (the Python module of
+//! this project is a drop-in for it) and like a file: it implements
+//! [`Read`](std::io::Read), [`Write`](std::io::Write),
+//! [`Seek`](std::io::Seek) and [`BufRead`](std::io::BufRead), and adds
+//! positional access, search, resize, flush and advice.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use safemmap::{Access, Mmap, MmapOptions};
+//!
+//! let mut file = tempfile::tempfile()?;
+//! file.write_all(b"first line\nsecond line\n")?;
+//!
+//! let mut map = Mmap::map(&file)?;
+//! assert_eq!(map.find(b"second", ..)?, Some(11));
+//! map.write_at(0, b"FIRST")?;
+//! let mut text = String::new();
+//! map.read_to_string(&mut text)?;
+//! assert_eq!(text, "FIRST line\nsecond line\n");
+//!
+//! let read_only = MmapOptions::new().access(Access::Read).map(&file)?;
+//! assert!(read_only.to_vec()?.starts_with(b"FIRST"));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Layout
+//!
+//! * `door`: the only code that dereferences mapped memory.
+//! * `sys`: the only code that names an operating system (`sys/unix.rs`).
+//! * [`MmapOptions`] and [`Access`]: how a map is made, with CPython's
+//!   validation rules; [`Mmap`]: what it does.
+//! * [`Error`]: the crate's own refusals, carried inside `io::Error`.
+
+mod door;
+mod error;
+mod mmap;
+mod options;
+mod sys;
+
+pub use error::{refusal, Error};
+pub use mmap::Mmap;
+pub use options::{Access, MmapOptions};
+pub use sys::{raw, AsFile};
+
+/// The size of a memory page.
+pub fn page_size() -> usize {
+    sys::page_size()
+}
+
+/// What a mapping's file offset must be a multiple of.
+pub fn allocation_granularity() -> usize {
+    sys::allocation_granularity()
+}

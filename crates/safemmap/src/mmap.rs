@@ -1,0 +1,538 @@
+//! [`Mmap`]: a mapping with a position, like a file.
+
+use std::fmt;
+use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
+use std::ops::{Bound, Range, RangeBounds};
+use std::ptr::NonNull;
+
+use crate::door::Mapped;
+use crate::error::Error;
+use crate::options::{Access, MmapOptions};
+use crate::sys::{self, raw};
+
+/// How much [`BufRead::fill_buf`] copies out of the map at a time.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// A memory-mapped file or anonymous memory region.
+///
+/// Reading and searching take `&self`; writing, moving the position,
+/// resizing and closing take `&mut self`, so Rust's borrow rules already
+/// keep a map from being resized or unmapped while another thread reads it.
+/// Bytes are never lent out as `&[u8]` (another process may change or
+/// truncate a shared file under the map): they are copied in and out.
+///
+/// ```
+/// use std::io::{Read, Seek, SeekFrom, Write};
+///
+/// let mut map = safemmap::Mmap::anonymous(16)?;
+/// map.write_all(b"hello\nworld\n")?;
+/// assert_eq!(map.seek(SeekFrom::Start(0))?, 0);
+/// assert_eq!(map.find(b"world", ..)?, Some(6));
+/// let mut line = String::new();
+/// std::io::BufRead::read_line(&mut map, &mut line)?;
+/// assert_eq!(line, "hello\n");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Mmap {
+    base: NonNull<u8>,
+    len: usize,
+    pos: usize,
+    access: Access,
+    flags: i32,
+    prot: i32,
+    offset: u64,
+    file: Option<sys::OwnedFile>,
+    track_fd: bool,
+    /// A copy of `buffered_at..buffered_at + buffer.len()` for [`BufRead`].
+    buffer: Vec<u8>,
+    buffered_at: usize,
+}
+
+// SAFETY: `Mmap` owns its mapping outright; the raw pointer is what makes
+// the compiler unsure, and no thread-bound state hangs off it.
+unsafe impl Send for Mmap {}
+// SAFETY: through `&self` the mapping is only read, by the door's copies and
+// searches, which may run concurrently; every write needs `&mut self`.
+unsafe impl Sync for Mmap {}
+
+impl Mmap {
+    /// Maps the whole of `file`, readable and writable, shared.
+    pub fn map(file: &impl sys::AsFile) -> io::Result<Mmap> {
+        MmapOptions::new().map(file)
+    }
+
+    /// Maps `len` bytes of zero-filled anonymous memory, shared with children.
+    pub fn anonymous(len: usize) -> io::Result<Mmap> {
+        MmapOptions::new().len(len).map_anon()
+    }
+
+    pub fn options() -> MmapOptions {
+        MmapOptions::new()
+    }
+
+    /// # Safety
+    /// `ptr..ptr + len` is a mapping made with `flags`/`prot` that the new
+    /// value will own and unmap.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn from_parts(
+        ptr: *mut u8,
+        len: usize,
+        access: Access,
+        flags: i32,
+        prot: i32,
+        offset: u64,
+        file: Option<sys::OwnedFile>,
+        track_fd: bool,
+    ) -> Mmap {
+        Mmap {
+            base: NonNull::new(ptr).expect("mmap returned NULL"),
+            len,
+            pos: 0,
+            access,
+            flags,
+            prot,
+            offset,
+            file,
+            track_fd,
+            buffer: Vec::new(),
+            buffered_at: 0,
+        }
+    }
+
+    fn mem(&self) -> Mapped<'_> {
+        // SAFETY: `base..base + len` is the mapping this value owns; it stays
+        // mapped and in place while `self` is borrowed, since unmapping and
+        // remapping need `&mut self`.
+        unsafe { Mapped::new(self.base.as_ptr(), self.len) }
+    }
+
+    /// The mapping's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The position used by `Read`, `Write` and friends. It may lie past the
+    /// end after the map shrank.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes between the position and the end.
+    pub fn remaining(&self) -> usize {
+        self.len.saturating_sub(self.pos)
+    }
+
+    /// The access mode in force (for [`Access::Default`] with explicit
+    /// protection bits, the one derived from them).
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// The file offset the map starts at.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The start of the mapping, for handing it to code that accepts raw
+    /// memory (a buffer protocol, say). Reads and writes through it are not
+    /// fault-protected, and it dangles once the map is resized or dropped.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.base.as_ptr()
+    }
+
+    /// See [`as_ptr`](Self::as_ptr).
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    /// The current size of the whole mapped file (not just the mapped part).
+    /// Fails with EBADF for anonymous maps and maps that keep no descriptor.
+    pub fn file_size(&self) -> io::Result<u64> {
+        match &self.file {
+            Some(file) => sys::file_size(sys::owned_raw(file)),
+            None => Err(sys::bad_file()),
+        }
+    }
+
+    /// The byte at `index`.
+    pub fn byte_at(&self, index: usize) -> io::Result<u8> {
+        if index >= self.len {
+            return Err(Error::IndexOutOfRange.into());
+        }
+        self.mem().byte(index)
+    }
+
+    /// Copies bytes from `offset` into `buf`, as many as fit before the end;
+    /// returns how many.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<usize> {
+        let count = buf.len().min(self.len.saturating_sub(offset));
+        self.mem().read(offset, &mut buf[..count])?;
+        Ok(count)
+    }
+
+    /// Fills `buf` with the bytes at `start`, `start + step`, `start + 2*step`...
+    /// (a negative step walks backwards). Every index must lie in the map.
+    pub fn read_strided(&self, start: usize, step: isize, buf: &mut [u8]) -> io::Result<()> {
+        self.check_strided(start, step, buf.len())?;
+        self.mem().gather(start, step, buf)
+    }
+
+    /// A copy of the whole map.
+    pub fn to_vec(&self) -> io::Result<Vec<u8>> {
+        let mut bytes = vec![0; self.len];
+        self.mem().read(0, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// The first index of `needle` lying wholly inside `range` (clamped to
+    /// the map). An empty needle is found at the range's start.
+    pub fn find(&self, needle: &[u8], range: impl RangeBounds<usize>) -> io::Result<Option<usize>> {
+        match self.clamp(range) {
+            Some(range) if needle.is_empty() => Ok(Some(range.start)),
+            Some(range) => self.mem().find(range, needle),
+            None => Ok(None),
+        }
+    }
+
+    /// The last index of `needle` lying wholly inside `range` (clamped to
+    /// the map). An empty needle is found at the range's end.
+    pub fn rfind(
+        &self,
+        needle: &[u8],
+        range: impl RangeBounds<usize>,
+    ) -> io::Result<Option<usize>> {
+        match self.clamp(range) {
+            Some(range) if needle.is_empty() => Ok(Some(range.end)),
+            Some(range) => self.mem().rfind(range, needle),
+            None => Ok(None),
+        }
+    }
+
+    /// `range` clamped to `0..len`, or `None` if it ends before it starts.
+    fn clamp(&self, range: impl RangeBounds<usize>) -> Option<Range<usize>> {
+        let start = match range.start_bound() {
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&e) => e.saturating_add(1),
+            Bound::Excluded(&e) => e,
+            Bound::Unbounded => self.len,
+        };
+        let (start, end) = (start.min(self.len), end.min(self.len));
+        (start <= end).then_some(start..end)
+    }
+
+    /// How many bytes [`read_line`](BufRead::read_line) would return: up to
+    /// and including the next `\n` after the position, or to the end.
+    pub fn line_len(&self) -> io::Result<usize> {
+        if self.pos >= self.len {
+            return Ok(0);
+        }
+        let end = match self.mem().find_byte(self.pos..self.len, b'\n')? {
+            Some(newline) => newline + 1,
+            None => self.len,
+        };
+        Ok(end - self.pos)
+    }
+
+    /// The byte at the position, advancing it.
+    pub fn read_byte(&mut self) -> io::Result<u8> {
+        if self.pos >= self.len {
+            return Err(Error::ReadByteOutOfRange.into());
+        }
+        let byte = self.mem().byte(self.pos)?;
+        self.pos += 1;
+        Ok(byte)
+    }
+
+    fn check_writable(&self) -> io::Result<()> {
+        if self.access == Access::Read {
+            return Err(Error::ReadOnly.into());
+        }
+        Ok(())
+    }
+
+    /// The door for a write that passed `check_writable`; drops the read
+    /// buffer the write would make stale.
+    fn mem_for_write(&mut self) -> Mapped<'_> {
+        self.buffer.clear();
+        self.mem()
+    }
+
+    /// Stores `value` at the position, advancing it.
+    pub fn write_byte(&mut self, value: u8) -> io::Result<()> {
+        self.check_writable()?;
+        if self.pos >= self.len {
+            return Err(Error::WriteByteOutOfRange.into());
+        }
+        let at = self.pos;
+        self.mem_for_write().set_byte(at, value)?;
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// Stores `value` at `index`.
+    pub fn set_byte(&mut self, index: usize, value: u8) -> io::Result<()> {
+        self.check_writable()?;
+        if index >= self.len {
+            return Err(Error::IndexOutOfRange.into());
+        }
+        self.mem_for_write().set_byte(index, value)
+    }
+
+    /// Copies `data` to `offset`; all of it fits, or nothing is written.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
+        // SAFETY: a slice is readable while borrowed.
+        unsafe { self.write_at_raw(offset, data.as_ptr(), data.len()) }
+    }
+
+    /// [`write_at`](Self::write_at) from raw memory, which may be this very
+    /// mapping (the copy behaves like memmove).
+    ///
+    /// # Safety
+    /// `data..data + len` stays readable for the duration of the call.
+    pub unsafe fn write_at_raw(
+        &mut self,
+        offset: usize,
+        data: *const u8,
+        len: usize,
+    ) -> io::Result<()> {
+        self.check_writable()?;
+        if offset > self.len || self.len - offset < len {
+            return Err(Error::DataOutOfRange.into());
+        }
+        // SAFETY: the caller vouches for the source; the door checks the
+        // destination.
+        unsafe { self.mem_for_write().write_raw(offset, data, len) }
+    }
+
+    /// Writes `len` bytes from raw memory (which may be this very mapping) at
+    /// the position and advances it; like [`Write::write`], all or nothing.
+    ///
+    /// # Safety
+    /// `data..data + len` stays readable for the duration of the call.
+    pub unsafe fn write_raw(&mut self, data: *const u8, len: usize) -> io::Result<()> {
+        // SAFETY: passed on from the caller.
+        unsafe { self.write_at_raw(self.pos, data, len)? };
+        self.pos += len;
+        Ok(())
+    }
+
+    /// Stores `data` at `start`, `start + step`, ...; every index must lie
+    /// in the map.
+    pub fn write_strided(&mut self, start: usize, step: isize, data: &[u8]) -> io::Result<()> {
+        self.check_writable()?;
+        self.check_strided(start, step, data.len())?;
+        self.mem_for_write().scatter(start, step, data)
+    }
+
+    fn check_strided(&self, start: usize, step: isize, count: usize) -> io::Result<()> {
+        let Some(last) = count.checked_sub(1) else {
+            return Ok(());
+        };
+        let last = (step as i128) * (last as i128) + start as i128;
+        if start >= self.len || last < 0 || last >= self.len as i128 {
+            return Err(Error::IndexOutOfRange.into());
+        }
+        Ok(())
+    }
+
+    /// Copies `count` bytes from `src` to `dest` within the map (memmove).
+    pub fn copy_within(&mut self, dest: usize, src: usize, count: usize) -> io::Result<()> {
+        self.check_writable()?;
+        let fits = |at: usize| at <= self.len && self.len - at >= count;
+        if !fits(dest) || !fits(src) {
+            return Err(Error::MoveOutOfRange.into());
+        }
+        self.mem_for_write().copy_within(dest, src, count)
+    }
+
+    /// Writes the dirty pages of `offset..offset + len` back to the file and
+    /// waits for it. Read-only and copy-on-write maps have nothing to write.
+    pub fn flush_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        if offset > self.len || len > self.len - offset {
+            return Err(Error::FlushOutOfRange.into());
+        }
+        if matches!(self.access, Access::Read | Access::Copy) {
+            return Ok(());
+        }
+        // SAFETY: the range lies in the mapping (checked above).
+        unsafe { sys::flush(self.base.as_ptr().add(offset), len) }
+    }
+
+    /// [`flush_range`](Self::flush_range) over the whole map.
+    pub fn flush(&self) -> io::Result<()> {
+        self.flush_range(0, self.len)
+    }
+
+    /// Gives the kernel `advice` (`MADV_*`) about `len` bytes from `start`;
+    /// `len` is clamped to the end of the map.
+    pub fn advise(&self, advice: i32, start: usize, len: usize) -> io::Result<()> {
+        if start >= self.len {
+            return Err(Error::AdviseStartOutOfRange.into());
+        }
+        if len > isize::MAX as usize {
+            return Err(Error::AdviseLengthInvalid.into());
+        }
+        if start + len > isize::MAX as usize {
+            return Err(Error::AdviseLengthTooLarge.into());
+        }
+        let len = len.min(self.len - start);
+        // SAFETY: `start..start + len` lies in the mapping (checked above).
+        unsafe { sys::advise(self.base.as_ptr().add(start), len, advice) }
+    }
+
+    /// Changes the map's length, and the file's to `offset + new_len`
+    /// (growing or truncating it). The position is left as it is.
+    pub fn resize(&mut self, new_len: usize) -> io::Result<()> {
+        if !self.track_fd {
+            return Err(Error::ResizeUntracked.into());
+        }
+        if matches!(self.access, Access::Read | Access::Copy) {
+            return Err(Error::ResizeNotAllowed.into());
+        }
+        let file_end = self
+            .offset
+            .checked_add(new_len as u64)
+            .filter(|&end| new_len <= isize::MAX as usize && end <= i64::MAX as u64)
+            .ok_or(Error::NewSizeOutOfRange)?;
+        if new_len == 0 {
+            // The kernel refuses empty maps; refuse before touching the file.
+            return Err(sys::invalid_argument());
+        }
+        let anonymous = self.flags & raw::MAP_ANONYMOUS != 0;
+        let shared = self.flags & raw::MAP_PRIVATE == 0;
+        if anonymous && shared && new_len > self.len {
+            return Err(Error::SharedAnonymousGrowth.into());
+        }
+        self.buffer.clear();
+        let Some(file) = self
+            .file
+            .as_ref()
+            .map(sys::owned_raw)
+            .filter(|_| !anonymous)
+        else {
+            return self.remap(new_len);
+        };
+        let old_size = sys::file_size(file)?;
+        sys::set_file_size(file, file_end)?;
+        self.remap(new_len).inspect_err(|_| {
+            // Best effort: put the file back as it was.
+            let _ = sys::set_file_size(file, old_size);
+        })
+    }
+
+    fn remap(&mut self, new_len: usize) -> io::Result<()> {
+        // SAFETY: `&mut self` guarantees nothing else uses the mapping; on
+        // success the old one is gone and the new one is ours.
+        if let Some(moved) = unsafe { sys::remap(self.base.as_ptr(), self.len, new_len)? } {
+            self.set_mapping(moved, new_len);
+            return Ok(());
+        }
+        // No mremap: make a new mapping, carry over what only the old one
+        // holds (a shared file map's bytes live in the file), drop the old.
+        let file = self.file.as_ref().map_or(sys::NO_FILE, sys::owned_raw);
+        let new = sys::map(new_len, self.prot, self.flags, file, self.offset)?;
+        let shared_file = self.flags & raw::MAP_PRIVATE == 0 && file != sys::NO_FILE;
+        if !shared_file {
+            // SAFETY: `new..new + new_len` is the mapping just made.
+            let target = unsafe { Mapped::new(new, new_len) };
+            // SAFETY: the old mapping is live until unmapped below.
+            let copied = unsafe { target.write_raw(0, self.base.as_ptr(), self.len.min(new_len)) };
+            if let Err(err) = copied {
+                // SAFETY: the new mapping is ours and unused.
+                unsafe { sys::unmap(new, new_len) };
+                return Err(err);
+            }
+        }
+        // SAFETY: the old mapping is ours and, from here on, unused.
+        unsafe { sys::unmap(self.base.as_ptr(), self.len) };
+        self.set_mapping(new, new_len);
+        Ok(())
+    }
+
+    fn set_mapping(&mut self, base: *mut u8, len: usize) {
+        self.base = NonNull::new(base).expect("mmap returned NULL");
+        self.len = len;
+    }
+}
+
+impl Drop for Mmap {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours and nothing borrows `self` any more.
+        unsafe { sys::unmap(self.base.as_ptr(), self.len) };
+    }
+}
+
+impl fmt::Debug for Mmap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mmap")
+            .field("len", &self.len)
+            .field("pos", &self.pos)
+            .field("access", &self.access)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Read for Mmap {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.read_at(self.pos, buf)?;
+        self.pos += count;
+        Ok(count)
+    }
+}
+
+impl BufRead for Mmap {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let window = self.buffered_at..self.buffered_at + self.buffer.len();
+        if !window.contains(&self.pos) {
+            let mut buffer = std::mem::take(&mut self.buffer);
+            buffer.resize(self.remaining().min(READ_BUFFER), 0);
+            self.mem().read(self.pos, &mut buffer)?;
+            (self.buffer, self.buffered_at) = (buffer, self.pos);
+        }
+        Ok(&self.buffer[self.pos - self.buffered_at..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos += amount;
+    }
+}
+
+/// Writes are all or nothing: a write that does not fit before the end
+/// fails with [`Error::DataOutOfRange`] and changes nothing.
+impl Write for Mmap {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: a slice is readable while borrowed.
+        unsafe { self.write_raw(buf.as_ptr(), buf.len())? };
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Mmap::flush(self)
+    }
+}
+
+/// Seeks stay inside `0..=len`: anything else fails with
+/// [`Error::SeekOutOfRange`] and leaves the position alone.
+impl Seek for Mmap {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(at) => at as i128,
+            SeekFrom::Current(delta) => self.pos as i128 + delta as i128,
+            SeekFrom::End(delta) => self.len as i128 + delta as i128,
+        };
+        if !(0..=self.len as i128).contains(&target) {
+            return Err(Error::SeekOutOfRange.into());
+        }
+        self.pos = target as usize;
+        Ok(self.pos as u64)
+    }
+}

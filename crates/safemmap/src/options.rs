@@ -1,0 +1,240 @@
+//! How a map is made: [`MmapOptions`] and [`Access`].
+
+use std::io;
+
+use crate::error::Error;
+use crate::sys::{self, raw};
+use crate::Mmap;
+
+/// What a map may do with its memory, as in CPython's `mmap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Access {
+    /// Derived from the protection: read and write, shared with the file.
+    /// With explicit [`prot`](MmapOptions::prot) and
+    /// [`flags`](MmapOptions::flags) the map becomes `Write` if `prot` has
+    /// the write bit alone, `Read` if it lacks the write bit.
+    #[default]
+    Default,
+    /// Read only.
+    Read,
+    /// Read and write, shared with the file.
+    Write,
+    /// Read and write, copy-on-write: the file is never changed.
+    Copy,
+}
+
+impl Access {
+    /// The access of CPython's integer constant `ACCESS_*` (0..=3).
+    pub fn from_raw(value: i64) -> io::Result<Access> {
+        match value {
+            0 => Ok(Access::Default),
+            1 => Ok(Access::Read),
+            2 => Ok(Access::Write),
+            3 => Ok(Access::Copy),
+            _ => Err(Error::InvalidAccess.into()),
+        }
+    }
+
+    /// CPython's integer constant for this access.
+    pub fn as_raw(self) -> i32 {
+        self as i32
+    }
+
+    /// CPython's name for this access: `ACCESS_DEFAULT`, `ACCESS_READ`...
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Default => "ACCESS_DEFAULT",
+            Access::Read => "ACCESS_READ",
+            Access::Write => "ACCESS_WRITE",
+            Access::Copy => "ACCESS_COPY",
+        }
+    }
+
+    /// The access a `Default` map gets from explicit protection bits.
+    fn from_prot(prot: i32) -> Access {
+        let (read, write) = (prot & raw::PROT_READ != 0, prot & raw::PROT_WRITE != 0);
+        match (read, write) {
+            (true, true) => Access::Default,
+            (false, true) => Access::Write,
+            _ => Access::Read,
+        }
+    }
+}
+
+/// A builder for [`Mmap`], with CPython's defaults: the whole file, offset 0,
+/// [`Access::Default`] (shared, readable and writable) and the descriptor
+/// duplicated and kept.
+///
+/// ```
+/// use std::io::Write;
+/// use safemmap::{Access, MmapOptions};
+///
+/// let mut file = tempfile::tempfile()?;
+/// file.write_all(b"hello, world")?;
+/// let map = MmapOptions::new().offset(0).len(5).access(Access::Read).map(&file)?;
+/// assert_eq!(map.to_vec()?, b"hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct MmapOptions {
+    len: usize,
+    offset: u64,
+    access: Access,
+    flags: Option<i32>,
+    prot: Option<i32>,
+    track_fd: bool,
+}
+
+impl Default for MmapOptions {
+    fn default() -> Self {
+        MmapOptions::new()
+    }
+}
+
+impl MmapOptions {
+    pub fn new() -> MmapOptions {
+        MmapOptions {
+            len: 0,
+            offset: 0,
+            access: Access::Default,
+            flags: None,
+            prot: None,
+            track_fd: true,
+        }
+    }
+
+    /// The length to map; 0 (the default) maps from the offset to the end
+    /// of the file. Anonymous maps need a length.
+    pub fn len(mut self, len: usize) -> Self {
+        self.len = len;
+        self
+    }
+
+    /// Where in the file the map starts: a multiple of
+    /// [`allocation_granularity`](crate::allocation_granularity).
+    pub fn offset(mut self, offset: u64) -> Self {
+        self.offset = offset;
+        self
+    }
+
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Raw `MAP_*` flags (default `MAP_SHARED`); only with [`Access::Default`].
+    pub fn flags(mut self, flags: i32) -> Self {
+        self.flags = Some(flags);
+        self
+    }
+
+    /// Raw `PROT_*` bits (default read and write); only with [`Access::Default`].
+    pub fn prot(mut self, prot: i32) -> Self {
+        self.prot = Some(prot);
+        self
+    }
+
+    /// Whether the map keeps a duplicate of the descriptor (the default).
+    /// Without it, [`Mmap::file_size`] and [`Mmap::resize`] are unavailable,
+    /// and the map holds no descriptor at all.
+    pub fn track_fd(mut self, track: bool) -> Self {
+        self.track_fd = track;
+        self
+    }
+
+    /// Maps `file`.
+    pub fn map(self, file: &impl sys::AsFile) -> io::Result<Mmap> {
+        // SAFETY: a borrowed file is open for the duration of the call.
+        unsafe { self.map_raw(sys::raw_file(file)) }
+    }
+
+    /// Maps anonymous memory, zero-filled, of [`len`](Self::len) bytes.
+    pub fn map_anon(self) -> io::Result<Mmap> {
+        // SAFETY: the "no file" descriptor value names no file.
+        unsafe { self.map_raw(sys::NO_FILE) }
+    }
+
+    /// Maps a raw descriptor; `-1` (Unix) maps anonymous memory. Like CPython,
+    /// the descriptor is only inspected and duplicated, never closed.
+    ///
+    /// # Safety
+    /// `file` is `-1` or a descriptor the caller may use for the duration of
+    /// the call: this function reads its metadata and maps it.
+    pub unsafe fn map_raw(self, file: sys::RawFile) -> io::Result<Mmap> {
+        let flags_given = self.flags.is_some_and(|f| f != raw::MAP_SHARED)
+            || self
+                .prot
+                .is_some_and(|p| p != raw::PROT_READ | raw::PROT_WRITE);
+        if self.access != Access::Default && flags_given {
+            return Err(Error::AccessConflict.into());
+        }
+        let (mut flags, prot, access) = match self.access {
+            Access::Read => (raw::MAP_SHARED, raw::PROT_READ, Access::Read),
+            Access::Write => (
+                raw::MAP_SHARED,
+                raw::PROT_READ | raw::PROT_WRITE,
+                Access::Write,
+            ),
+            Access::Copy => (
+                raw::MAP_PRIVATE,
+                raw::PROT_READ | raw::PROT_WRITE,
+                Access::Copy,
+            ),
+            Access::Default => {
+                let prot = self.prot.unwrap_or(raw::PROT_READ | raw::PROT_WRITE);
+                (
+                    self.flags.unwrap_or(raw::MAP_SHARED),
+                    prot,
+                    Access::from_prot(prot),
+                )
+            }
+        };
+        let len = checked_len(file, self.len, self.offset)?;
+        if file == sys::NO_FILE {
+            flags |= raw::MAP_ANONYMOUS;
+        }
+        let kept = match (file == sys::NO_FILE, self.track_fd) {
+            (false, true) => Some(sys::duplicate(file)?),
+            _ => None,
+        };
+        let ptr = sys::map(len, prot, flags, file, self.offset)?;
+        // SAFETY: `ptr..ptr + len` is the mapping just made, handed over whole.
+        Ok(unsafe {
+            Mmap::from_parts(
+                ptr,
+                len,
+                access,
+                flags,
+                prot,
+                self.offset,
+                kept,
+                self.track_fd,
+            )
+        })
+    }
+}
+
+/// Checks `len` and `offset` against a regular file's size, and resolves
+/// `len == 0` to the rest of the file. Other kinds of file are left to the
+/// kernel, as CPython does.
+fn checked_len(file: sys::RawFile, len: usize, offset: u64) -> io::Result<usize> {
+    if file == sys::NO_FILE {
+        return Ok(len);
+    }
+    let Some(size) = sys::regular_file_size(file) else {
+        return Ok(len);
+    };
+    if len == 0 {
+        if size == 0 {
+            return Err(Error::EmptyFile.into());
+        }
+        if offset >= size {
+            return Err(Error::OffsetBeyondFile.into());
+        }
+        return Ok(usize::try_from(size - offset).map_err(|_| Error::LengthBeyondFile)?);
+    }
+    if offset > size || size - offset < len as u64 {
+        return Err(Error::LengthBeyondFile.into());
+    }
+    Ok(len)
+}

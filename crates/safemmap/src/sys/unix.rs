@@ -1,0 +1,243 @@
+//! Unix backend: mmap(2), mremap(2) where Linux has it, msync, madvise,
+//! fstat, ftruncate and dup.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+/// A descriptor as the caller hands it over (`-1` = none).
+pub(crate) type RawFile = RawFd;
+/// A descriptor the map keeps for itself.
+pub(crate) type OwnedFile = OwnedFd;
+/// What [`MmapOptions::map`](crate::MmapOptions::map) accepts.
+pub use std::os::fd::AsFd as AsFile;
+
+pub(crate) const NO_FILE: RawFile = -1;
+
+pub(crate) fn raw_file(file: &impl AsFd) -> RawFile {
+    file.as_fd().as_raw_fd()
+}
+
+pub(crate) fn owned_raw(file: &OwnedFile) -> RawFile {
+    file.as_raw_fd()
+}
+
+/// Raw protection and flag values, named as the C headers name them.
+pub mod raw {
+    /// `(name, value)` of every constant CPython's `mmap` module exports on
+    /// this platform, in a stable order.
+    pub const CONSTANTS: &[(&str, i64)] = &[
+        ("PROT_READ", libc::PROT_READ as i64),
+        ("PROT_WRITE", libc::PROT_WRITE as i64),
+        ("PROT_EXEC", libc::PROT_EXEC as i64),
+        ("MAP_SHARED", libc::MAP_SHARED as i64),
+        ("MAP_PRIVATE", libc::MAP_PRIVATE as i64),
+        ("MAP_ANON", libc::MAP_ANON as i64),
+        ("MAP_ANONYMOUS", libc::MAP_ANONYMOUS as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MAP_DENYWRITE", libc::MAP_DENYWRITE as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MAP_EXECUTABLE", libc::MAP_EXECUTABLE as i64),
+        ("MAP_NORESERVE", libc::MAP_NORESERVE as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MAP_POPULATE", libc::MAP_POPULATE as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MAP_STACK", libc::MAP_STACK as i64),
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        ("MAP_32BIT", libc::MAP_32BIT as i64),
+        #[cfg(target_vendor = "apple")]
+        ("MAP_JIT", libc::MAP_JIT as i64),
+        #[cfg(target_vendor = "apple")]
+        ("MAP_HASSEMAPHORE", libc::MAP_HASSEMAPHORE as i64),
+        #[cfg(target_vendor = "apple")]
+        ("MAP_NOCACHE", libc::MAP_NOCACHE as i64),
+        ("MADV_NORMAL", libc::MADV_NORMAL as i64),
+        ("MADV_RANDOM", libc::MADV_RANDOM as i64),
+        ("MADV_SEQUENTIAL", libc::MADV_SEQUENTIAL as i64),
+        ("MADV_WILLNEED", libc::MADV_WILLNEED as i64),
+        ("MADV_DONTNEED", libc::MADV_DONTNEED as i64),
+        ("MADV_FREE", libc::MADV_FREE as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MADV_REMOVE", libc::MADV_REMOVE as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MADV_DONTFORK", libc::MADV_DONTFORK as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MADV_DOFORK", libc::MADV_DOFORK as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MADV_MERGEABLE", libc::MADV_MERGEABLE as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MADV_UNMERGEABLE", libc::MADV_UNMERGEABLE as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MADV_HUGEPAGE", libc::MADV_HUGEPAGE as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MADV_NOHUGEPAGE", libc::MADV_NOHUGEPAGE as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MADV_DONTDUMP", libc::MADV_DONTDUMP as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MADV_DODUMP", libc::MADV_DODUMP as i64),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ("MADV_HWPOISON", libc::MADV_HWPOISON as i64),
+        #[cfg(target_vendor = "apple")]
+        ("MADV_FREE_REUSABLE", libc::MADV_FREE_REUSABLE as i64),
+        #[cfg(target_vendor = "apple")]
+        ("MADV_FREE_REUSE", libc::MADV_FREE_REUSE as i64),
+    ];
+
+    pub const PROT_READ: i32 = libc::PROT_READ;
+    pub const PROT_WRITE: i32 = libc::PROT_WRITE;
+    pub const PROT_EXEC: i32 = libc::PROT_EXEC;
+    pub const MAP_SHARED: i32 = libc::MAP_SHARED;
+    pub const MAP_PRIVATE: i32 = libc::MAP_PRIVATE;
+    pub const MAP_ANONYMOUS: i32 = libc::MAP_ANON;
+}
+
+fn check(ret: libc::c_int) -> io::Result<()> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+}
+
+/// The granularity of mapping offsets; on Unix, the page size.
+pub(crate) fn allocation_granularity() -> usize {
+    page_size()
+}
+
+/// Maps `len` bytes; `file` is `NO_FILE` for an anonymous map.
+pub(crate) fn map(
+    len: usize,
+    prot: i32,
+    flags: i32,
+    file: RawFile,
+    offset: u64,
+) -> io::Result<*mut u8> {
+    let offset =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+    // SAFETY: a NULL hint lets the kernel choose fresh addresses, so no
+    // existing memory is replaced; an invalid descriptor or argument is an
+    // error return, not undefined behaviour.
+    let ptr = unsafe { libc::mmap(ptr::null_mut(), len, prot, flags, file, offset) };
+    if ptr == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ptr.cast())
+    }
+}
+
+/// Unmaps a region.
+///
+/// # Safety
+/// `ptr..ptr + len` is a whole mapping made by [`map`] or [`remap`], and
+/// nothing uses it afterwards.
+pub(crate) unsafe fn unmap(ptr: *mut u8, len: usize) {
+    // SAFETY: the caller passes a live mapping it gives up. munmap cannot
+    // fail for one; there is nothing useful to do if it did.
+    unsafe { libc::munmap(ptr.cast(), len) };
+}
+
+/// Grows or shrinks a mapping in the kernel, possibly moving it. `Ok(None)`
+/// means this OS cannot, and the caller must emulate it.
+///
+/// # Safety
+/// `ptr..ptr + old_len` is a whole live mapping; on `Ok(Some(_))` it is
+/// replaced by the returned one.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) unsafe fn remap(
+    ptr: *mut u8,
+    old_len: usize,
+    new_len: usize,
+) -> io::Result<Option<*mut u8>> {
+    // SAFETY: the caller owns the mapping; MREMAP_MAYMOVE never overwrites
+    // other mappings.
+    let new = unsafe { libc::mremap(ptr.cast(), old_len, new_len, libc::MREMAP_MAYMOVE) };
+    if new == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(Some(new.cast()))
+    }
+}
+
+/// See the Linux version: other Unix systems have no mremap.
+///
+/// # Safety
+/// As for the Linux version.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) unsafe fn remap(_: *mut u8, _: usize, _: usize) -> io::Result<Option<*mut u8>> {
+    Ok(None)
+}
+
+/// Writes dirty pages of `ptr..ptr + len` back to the file, synchronously.
+///
+/// # Safety
+/// The range lies inside a live mapping.
+pub(crate) unsafe fn flush(ptr: *mut u8, len: usize) -> io::Result<()> {
+    // SAFETY: the caller guarantees the range is mapped; an unaligned start
+    // is reported by the kernel as EINVAL.
+    check(unsafe { libc::msync(ptr.cast(), len, libc::MS_SYNC) })
+}
+
+/// Passes advice about `ptr..ptr + len` to the kernel.
+///
+/// # Safety
+/// The range lies inside a live mapping. Advice that discards contents
+/// (MADV_DONTNEED, MADV_FREE, MADV_REMOVE) is memory-safe: the pages read
+/// back as zeros or file data.
+pub(crate) unsafe fn advise(ptr: *mut u8, len: usize, advice: i32) -> io::Result<()> {
+    // SAFETY: the caller guarantees the range is mapped.
+    check(unsafe { libc::madvise(ptr.cast(), len, advice) })
+}
+
+fn fstat(file: RawFile) -> io::Result<libc::stat> {
+    // SAFETY: fstat writes a whole `stat` into the zeroed buffer, or fails.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        check(libc::fstat(file, &mut st))?;
+        Ok(st)
+    }
+}
+
+/// The size of `file`, if it is a regular file (`None` for devices, pipes...).
+/// An fstat failure also gives `None`: the mapping call reports it.
+pub(crate) fn regular_file_size(file: RawFile) -> Option<u64> {
+    let st = fstat(file).ok()?;
+    let regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+    regular.then_some(st.st_size as u64)
+}
+
+pub(crate) fn file_size(file: RawFile) -> io::Result<u64> {
+    Ok(fstat(file)?.st_size as u64)
+}
+
+pub(crate) fn set_file_size(file: RawFile, size: u64) -> io::Result<()> {
+    let size =
+        libc::off_t::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    // SAFETY: ftruncate only acts on the descriptor; a bad one is EBADF.
+    check(unsafe { libc::ftruncate(file, size) })
+}
+
+/// A close-on-exec duplicate of `file`.
+pub(crate) fn duplicate(file: RawFile) -> io::Result<OwnedFile> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a fresh descriptor that nothing else
+    // owns, or -1.
+    let fd = unsafe { libc::fcntl(file, libc::F_DUPFD_CLOEXEC, 0) };
+    check(fd)?;
+    // SAFETY: `fd` is new and ours alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The errno for "bad file descriptor", reported by `file_size` of a map
+/// that keeps no descriptor.
+pub(crate) fn bad_file() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBADF)
+}
+
+/// The errno for an invalid argument.
+pub(crate) fn invalid_argument() -> io::Error {
+    io::Error::from_raw_os_error(libc::EINVAL)
+}
