@@ -583,6 +583,9 @@ fn assign(
     .map_err(to_py)
 }
 
+/// [`Mmap::find`] or [`Mmap::rfind`].
+type Search = fn(&Mmap, &[u8], std::ops::Range<usize>) -> std::io::Result<Option<usize>>;
+
 /// find and rfind: the needle, then start (default: the position) and end
 /// (default: the length), normalised like slice bounds.
 fn search(
@@ -590,7 +593,7 @@ fn search(
     sub: &Bound<'_, PyAny>,
     start: Opt<'_>,
     end: Opt<'_>,
-    find: fn(&Mmap, &[u8], std::ops::Range<usize>) -> std::io::Result<Option<usize>>,
+    find: Search,
 ) -> PyResult<isize> {
     ensure_open(slf)?;
     let needle = Bytes::new(sub)?.to_vec();

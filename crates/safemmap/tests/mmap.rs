@@ -1,0 +1,271 @@
+//! Behaviour of the core crate through its public API.
+
+use std::fs::File;
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
+
+use safemmap::{refusal, Access, Error, Mmap, MmapOptions};
+
+const EINVAL: i32 = 22;
+const EBADF: i32 = 9;
+
+fn file_with(bytes: &[u8]) -> File {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(bytes).unwrap();
+    file
+}
+
+fn file_bytes(file: &File) -> Vec<u8> {
+    let mut file = file.try_clone().unwrap();
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file.read_to_end(&mut bytes).unwrap();
+    bytes
+}
+
+fn refused(result: std::io::Result<impl std::fmt::Debug>) -> Error {
+    let err = result.expect_err("expected a refusal");
+    refusal(&err).unwrap_or_else(|| panic!("not a refusal: {err}"))
+}
+
+#[test]
+fn maps_the_whole_file_by_default_and_writes_through() {
+    let file = file_with(b"0123456789");
+    let mut map = Mmap::map(&file).unwrap();
+    assert_eq!(map.len(), 10);
+    assert_eq!(map.file_size().unwrap(), 10);
+    map.write_at(2, b"ab").unwrap();
+    map.set_byte(9, b'z').unwrap();
+    map.flush().unwrap();
+    assert_eq!(file_bytes(&file), b"01ab45678z");
+}
+
+#[test]
+fn validates_length_and_offset_against_the_file() {
+    let empty = file_with(b"");
+    assert_eq!(refused(Mmap::map(&empty)), Error::EmptyFile);
+    let file = file_with(&[7; 8292]);
+    let granularity = safemmap::allocation_granularity() as u64;
+    assert_eq!(
+        refused(MmapOptions::new().len(8293).map(&file)),
+        Error::LengthBeyondFile
+    );
+    assert_eq!(
+        refused(MmapOptions::new().offset(3 * granularity).map(&file)),
+        Error::OffsetBeyondFile
+    );
+    let tail = MmapOptions::new()
+        .offset(2 * granularity)
+        .map(&file)
+        .unwrap();
+    assert_eq!(tail.len(), 8292 - 2 * granularity as usize);
+    assert_eq!(tail.offset(), 2 * granularity);
+    let unaligned = MmapOptions::new()
+        .len(10)
+        .offset(100)
+        .map(&file)
+        .unwrap_err();
+    assert_eq!(unaligned.raw_os_error(), Some(EINVAL));
+}
+
+#[test]
+fn access_modes_decide_what_may_change() {
+    let file = file_with(b"abcdef");
+    let mut read = MmapOptions::new().access(Access::Read).map(&file).unwrap();
+    assert_eq!(refused(read.write_at(0, b"x")), Error::ReadOnly);
+    assert_eq!(refused(read.resize(3)), Error::ResizeNotAllowed);
+
+    let mut copy = MmapOptions::new().access(Access::Copy).map(&file).unwrap();
+    copy.write_at(0, b"XY").unwrap();
+    assert_eq!(copy.to_vec().unwrap(), b"XYcdef");
+    assert_eq!(
+        file_bytes(&file),
+        b"abcdef",
+        "copy-on-write must not touch the file"
+    );
+    assert_eq!(refused(copy.resize(3)), Error::ResizeNotAllowed);
+
+    let conflict = MmapOptions::new()
+        .access(Access::Read)
+        .prot(safemmap::raw::PROT_READ)
+        .map(&file);
+    assert_eq!(refused(conflict), Error::AccessConflict);
+    let derived = MmapOptions::new()
+        .prot(safemmap::raw::PROT_READ)
+        .map(&file)
+        .unwrap();
+    assert_eq!(derived.access(), Access::Read);
+    assert_eq!(Access::from_raw(3).unwrap(), Access::Copy);
+    assert_eq!(refused(Access::from_raw(4)), Error::InvalidAccess);
+}
+
+#[test]
+fn reads_writes_and_seeks_like_a_file() {
+    let mut map = Mmap::anonymous(12).unwrap();
+    map.write_all(b"ab\ncd\n\nxyz").unwrap();
+    assert_eq!(map.position(), 10);
+    assert_eq!(refused(map.write(b"too long")), Error::DataOutOfRange);
+    assert_eq!(map.position(), 10, "a refused write changes nothing");
+    assert_eq!(map.seek(SeekFrom::Start(0)).unwrap(), 0);
+    assert_eq!(map.line_len().unwrap(), 3);
+    let lines: Vec<String> = (&mut map).lines().map(Result::unwrap).collect();
+    assert_eq!(lines, ["ab", "cd", "", "xyz\0\0"]);
+    assert_eq!(map.seek(SeekFrom::End(-2)).unwrap(), 10);
+    assert_eq!(map.read_byte().unwrap(), 0);
+    assert_eq!(map.seek(SeekFrom::Current(-11)).unwrap(), 0);
+    assert_eq!(
+        refused(map.seek(SeekFrom::Current(-1))),
+        Error::SeekOutOfRange
+    );
+    assert_eq!(refused(map.seek(SeekFrom::End(1))), Error::SeekOutOfRange);
+    map.seek(SeekFrom::End(0)).unwrap();
+    assert_eq!(refused(map.read_byte()), Error::ReadByteOutOfRange);
+    assert_eq!(refused(map.write_byte(1)), Error::WriteByteOutOfRange);
+    let mut rest = Vec::new();
+    assert_eq!(map.read_to_end(&mut rest).unwrap(), 0);
+}
+
+#[test]
+fn buffered_reads_see_writes_made_in_between() {
+    let mut map = Mmap::anonymous(8).unwrap();
+    assert_eq!(map.fill_buf().unwrap(), &[0; 8]);
+    map.write_at(1, b"x").unwrap();
+    assert_eq!(map.fill_buf().unwrap()[1], b'x');
+}
+
+#[test]
+fn finds_needles_inside_clamped_ranges() {
+    let mut map = Mmap::anonymous(12).unwrap();
+    map.write_at(0, b"one two ones").unwrap();
+    assert_eq!(map.find(b"one", ..).unwrap(), Some(0));
+    assert_eq!(map.find(b"one", 1..).unwrap(), Some(8));
+    assert_eq!(map.rfind(b"one", ..).unwrap(), Some(8));
+    assert_eq!(map.rfind(b"one", ..10).unwrap(), Some(0));
+    assert_eq!(
+        map.find(b"ones", ..11).unwrap(),
+        None,
+        "the needle must fit before the end"
+    );
+    assert_eq!(map.find(b"", 5..).unwrap(), Some(5));
+    assert_eq!(map.rfind(b"", 0..5).unwrap(), Some(5));
+    assert_eq!(
+        map.find(b"", 20..30).unwrap(),
+        Some(12),
+        "bounds are clamped to the map"
+    );
+    assert_eq!(map.find(b"o", 6..3).unwrap(), None);
+}
+
+#[test]
+fn strided_access_and_moves() {
+    let mut map = Mmap::anonymous(10).unwrap();
+    map.write_at(0, b"0123456789").unwrap();
+    let mut every_other = [0; 5];
+    map.read_strided(0, 2, &mut every_other).unwrap();
+    assert_eq!(&every_other, b"02468");
+    let mut backwards = [0; 10];
+    map.read_strided(9, -1, &mut backwards).unwrap();
+    assert_eq!(&backwards, b"9876543210");
+    assert_eq!(
+        refused(map.read_strided(9, 1, &mut [0; 2])),
+        Error::IndexOutOfRange
+    );
+    map.write_strided(1, 2, b"abcde").unwrap();
+    assert_eq!(map.to_vec().unwrap(), b"0a2b4c6d8e");
+    map.copy_within(1, 0, 9).unwrap();
+    assert_eq!(map.to_vec().unwrap(), b"00a2b4c6d8");
+    assert_eq!(refused(map.copy_within(10, 0, 1)), Error::MoveOutOfRange);
+    assert_eq!(
+        refused(map.copy_within(usize::MAX, 0, 0)),
+        Error::MoveOutOfRange
+    );
+}
+
+#[test]
+fn resize_sets_the_file_length_to_offset_plus_size() {
+    let file = file_with(&[1; 10]);
+    let mut map = MmapOptions::new().len(4).map(&file).unwrap();
+    map.resize(6).unwrap();
+    assert_eq!(map.len(), 6);
+    assert_eq!(
+        file_bytes(&file),
+        [1; 6],
+        "growing a prefix map still truncates the file"
+    );
+    map.resize(9000).unwrap();
+    assert_eq!(map.byte_at(8999).unwrap(), 0);
+    assert_eq!(map.file_size().unwrap(), 9000);
+}
+
+#[test]
+fn resize_refusals_leave_map_and_file_alone() {
+    let file = file_with(b"0123456789");
+    let mut map = Mmap::map(&file).unwrap();
+    assert_eq!(map.resize(0).unwrap_err().raw_os_error(), Some(EINVAL));
+    assert_eq!(file_bytes(&file), b"0123456789");
+    assert_eq!(refused(map.resize(usize::MAX)), Error::NewSizeOutOfRange);
+
+    let mut untracked = MmapOptions::new().track_fd(false).map(&file).unwrap();
+    assert_eq!(refused(untracked.resize(5)), Error::ResizeUntracked);
+    assert_eq!(
+        untracked.file_size().unwrap_err().raw_os_error(),
+        Some(EBADF)
+    );
+
+    let mut shared_anon = Mmap::anonymous(4096).unwrap();
+    assert_eq!(
+        refused(shared_anon.resize(8192)),
+        Error::SharedAnonymousGrowth
+    );
+    shared_anon.resize(100).unwrap();
+    assert_eq!(shared_anon.len(), 100);
+}
+
+#[test]
+fn private_anonymous_maps_grow_and_keep_their_bytes() {
+    let flags = safemmap::raw::MAP_PRIVATE;
+    let mut map = MmapOptions::new().len(10).flags(flags).map_anon().unwrap();
+    map.write_at(0, b"keep me!").unwrap();
+    map.resize(3 * safemmap::page_size()).unwrap();
+    assert_eq!(&map.to_vec().unwrap()[..8], b"keep me!");
+    assert_eq!(map.byte_at(3 * safemmap::page_size() - 1).unwrap(), 0);
+}
+
+#[test]
+fn flush_and_advise_check_their_ranges() {
+    let mut map = Mmap::anonymous(10_000).unwrap();
+    map.flush_range(0, 0).unwrap();
+    map.flush_range(4096, 100).unwrap();
+    assert_eq!(
+        refused(map.flush_range(4096, 10_000)),
+        Error::FlushOutOfRange
+    );
+    assert_eq!(
+        map.flush_range(1, 1).unwrap_err().raw_os_error(),
+        Some(EINVAL)
+    );
+    map.advise(0, 4096, 100_000).unwrap();
+    assert_eq!(
+        refused(map.advise(0, 10_000, 1)),
+        Error::AdviseStartOutOfRange
+    );
+    assert_eq!(
+        refused(map.advise(0, 0, usize::MAX)),
+        Error::AdviseLengthInvalid
+    );
+    assert_eq!(
+        refused(map.advise(0, 4096, isize::MAX as usize)),
+        Error::AdviseLengthTooLarge
+    );
+    assert_eq!(
+        map.advise(0, 1, 1).unwrap_err().raw_os_error(),
+        Some(EINVAL)
+    );
+    map.write_all(b"x").unwrap();
+    assert_eq!(map.position(), 1);
+}
+
+#[test]
+fn maps_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Mmap>();
+}

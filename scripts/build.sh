@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds safemmap (release) into one virtualenv per supported interpreter:
+# .venvs/py3.X, each with the test tools. Usage: scripts/build.sh [3.9 3.13 ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/pythons.sh
+
+for version in "${@:-${SUPPORTED_PYTHONS[@]}}"; do
+    venv=.venvs/py$version
+    if [ ! -x "$venv/bin/python" ]; then
+        "$(python_for "$version")" -m venv "$venv"
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "maturin>=1.7,<2" pytest hypothesis
+    echo "== building for Python $version"
+    VIRTUAL_ENV=$PWD/$venv "$venv/bin/maturin" develop --release --quiet 2>&1 \
+        | grep -v "^📦\|^✏️\|^🛠" || true
+    "$venv/bin/python" -c "import safemmap, sys; print('safemmap on', sys.version.split()[0])"
+done
