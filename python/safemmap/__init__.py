@@ -5,4 +5,4 @@ on Python 3.9 and later.
 """
 
 from safemmap._safemmap import *  # noqa: F401,F403
-from safemmap._safemmap import error, mmap  # noqa: F401
+from safemmap._safemmap import __version__, error, mmap  # noqa: F401

@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<object::PyMmap>()?;
     module.add("error", py.get_type::<pyo3::exceptions::PyOSError>())?;
     for access in [

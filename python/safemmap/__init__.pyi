@@ -1,0 +1,116 @@
+"""Type stubs for safemmap: CPython 3.13's ``mmap`` module, fault-safe."""
+
+import sys
+from collections.abc import Iterator
+from typing import NoReturn, overload
+
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer as ReadableBuffer
+else:
+    from typing import Any as ReadableBuffer
+
+from typing_extensions import Self, SupportsIndex
+
+ACCESS_DEFAULT: int
+ACCESS_READ: int
+ACCESS_WRITE: int
+ACCESS_COPY: int
+ALLOCATIONGRANULARITY: int
+PAGESIZE: int
+
+PROT_READ: int
+PROT_WRITE: int
+PROT_EXEC: int
+
+MAP_SHARED: int
+MAP_PRIVATE: int
+MAP_ANON: int
+MAP_ANONYMOUS: int
+MAP_NORESERVE: int
+if sys.platform == "linux":
+    MAP_DENYWRITE: int
+    MAP_EXECUTABLE: int
+    MAP_POPULATE: int
+    MAP_STACK: int
+    MAP_32BIT: int
+if sys.platform == "darwin":
+    MAP_JIT: int
+    MAP_HASSEMAPHORE: int
+    MAP_NOCACHE: int
+
+MADV_NORMAL: int
+MADV_RANDOM: int
+MADV_SEQUENTIAL: int
+MADV_WILLNEED: int
+MADV_DONTNEED: int
+MADV_FREE: int
+if sys.platform == "linux":
+    MADV_REMOVE: int
+    MADV_DONTFORK: int
+    MADV_DOFORK: int
+    MADV_MERGEABLE: int
+    MADV_UNMERGEABLE: int
+    MADV_HUGEPAGE: int
+    MADV_NOHUGEPAGE: int
+    MADV_DONTDUMP: int
+    MADV_DODUMP: int
+    MADV_HWPOISON: int
+if sys.platform == "darwin":
+    MADV_FREE_REUSABLE: int
+    MADV_FREE_REUSE: int
+
+error = OSError
+
+class mmap:
+    """A memory-mapped file or anonymous region (CPython 3.13 semantics).
+
+    Accesses that fault (a truncated file, an I/O error) raise OSError
+    instead of killing the process.
+    """
+
+    def __new__(
+        cls,
+        fileno: int,
+        length: int,
+        flags: int = ...,
+        prot: int = ...,
+        access: int = ...,
+        offset: int = ...,
+        *,
+        trackfd: bool = True,
+    ) -> Self: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def find(self, sub: ReadableBuffer, start: int = ..., end: int = ..., /) -> int: ...
+    def rfind(self, sub: ReadableBuffer, start: int = ..., end: int = ..., /) -> int: ...
+    def flush(self, offset: int = 0, size: int = ..., /) -> None: ...
+    def madvise(self, option: int, start: int = 0, length: int = ..., /) -> None: ...
+    def move(self, dest: int, src: int, count: int, /) -> None: ...
+    def read(self, n: int | None = None, /) -> bytes: ...
+    def read_byte(self) -> int: ...
+    def readline(self) -> bytes: ...
+    def resize(self, newsize: int, /) -> None: ...
+    def seek(self, pos: int, whence: int = 0, /) -> int: ...
+    def seekable(self) -> bool: ...
+    def size(self) -> int: ...
+    def tell(self) -> int: ...
+    def write(self, bytes: ReadableBuffer, /) -> int: ...
+    def write_byte(self, byte: int, /) -> None: ...
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, key: SupportsIndex, /) -> int: ...
+    @overload
+    def __getitem__(self, key: slice, /) -> bytes: ...
+    @overload
+    def __setitem__(self, key: SupportsIndex, value: int, /) -> None: ...
+    @overload
+    def __setitem__(self, key: slice, value: ReadableBuffer, /) -> None: ...
+    def __delitem__(self, key: SupportsIndex | slice, /) -> NoReturn: ...
+    def __iter__(self) -> Iterator[bytes]: ...
+    def __reversed__(self) -> Iterator[bytes]: ...
+    def __contains__(self, item: object, /) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> None: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+    def __release_buffer__(self, buffer: memoryview, /) -> None: ...

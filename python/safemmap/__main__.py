@@ -1,0 +1,110 @@
+"""A short tour of safemmap: ``python -m safemmap``.
+
+Everything printed here is computed live, on this machine.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import safemmap
+
+# A child process maps a file, truncates it under the map, then touches it.
+TRUNCATE_THEN_TOUCH = textwrap.dedent(
+    """
+    import os, sys, tempfile
+    import {module} as mmap
+    fd, path = tempfile.mkstemp()
+    os.unlink(path)
+    os.write(fd, b"x" * (1 << 20))
+    m = mmap.mmap(fd, 0)
+    os.ftruncate(fd, 4096)
+    try:
+        print("m[500000] =", m[500000])
+    except OSError as err:
+        print("OSError:", err)
+    """
+)
+
+
+def heading(title):
+    print(f"\n== {title}")
+
+
+def show(expression, namespace):
+    print(f"   {expression:<44} -> {eval(expression, namespace)!r}")
+
+
+def tour_basics(path):
+    heading("A drop-in for mmap: import safemmap as mmap")
+    with open(path, "r+b") as f, safemmap.mmap(f.fileno(), 0) as m:
+        names = {"m": m, "mmap": safemmap}
+        for expression in (
+            "len(m), m.size()",
+            "m.readline()",
+            "m.find(b'needle')",
+            "m[m.find(b'needle'):][:12]",
+            "m.rfind(b'line')",
+            "m[0], m[-1]",
+            "m[:4], m[::-1][:5]",
+        ):
+            show(expression, names)
+        m[0:4] = b"LINE"
+        print(f"   after m[0:4] = b'LINE', the file starts with {open(path, 'rb').read(10)!r}")
+
+
+def tour_313(path):
+    heading(f"Python 3.13's mmap features, here on Python {sys.version.split()[0]}")
+    with open(path, "r+b") as f:
+        m = safemmap.mmap(f.fileno(), 0)
+        names = {"m": m, "mmap": safemmap}
+        show("m.seekable()", names)
+        show("m.seek(10)", names)
+        show("m.seek(5, os.SEEK_CUR)", dict(names, os=os))
+        show("m.seek(-1, os.SEEK_END)", dict(names, os=os))
+        m.close()
+        untracked = safemmap.mmap(f.fileno(), 0, trackfd=False)
+        print("   mmap(fd, 0, trackfd=False): no descriptor is duplicated;")
+        for call in (untracked.size, lambda: untracked.resize(10)):
+            try:
+                call()
+            except (OSError, ValueError) as err:
+                print(f"     {type(err).__name__}: {err}")
+        untracked.close()
+
+
+def run_child(module):
+    child = subprocess.run(
+        [sys.executable, "-c", TRUNCATE_THEN_TOUCH.format(module=module)],
+        capture_output=True,
+        text=True,
+    )
+    if child.returncode < 0:
+        return f"the process died of {signal.Signals(-child.returncode).name}"
+    output = (child.stdout + child.stderr).strip().splitlines()
+    return f"exit status {child.returncode}: {output[-1] if output else '(no output)'}"
+
+
+def tour_crash_protection():
+    heading("Crash protection: a 1 MiB file truncated to 4 KiB under the map, then m[500000]")
+    print(f"   stdlib mmap:  {run_child('mmap')}")
+    print(f"   safemmap:     {run_child('safemmap')}")
+
+
+def main():
+    print(f"safemmap {getattr(safemmap, '__version__', '')} on Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "tour.txt")
+        with open(path, "wb") as f:
+            f.write(b"".join(b"line %d\n" % i for i in range(1000)))
+            f.write(b"a needle in the haystack\n")
+        tour_basics(path)
+        tour_313(path)
+    tour_crash_protection()
+
+
+if __name__ == "__main__":
+    main()
