@@ -14,6 +14,11 @@ use std::io;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
+    /// An access to mapped memory faulted and was stopped.
+    Fault(Fault),
+    /// More threads than the fault guard has room for are accessing maps
+    /// at once.
+    TooManyThreads,
     /// The file to map is empty and no length was given.
     EmptyFile,
     /// The offset lies at or beyond the end of the file.
@@ -59,6 +64,7 @@ pub enum Error {
 impl Error {
     fn kind(self) -> io::ErrorKind {
         match self {
+            Error::Fault(_) | Error::TooManyThreads => io::ErrorKind::Other,
             Error::ReadOnly | Error::ResizeNotAllowed | Error::ResizeUntracked => {
                 io::ErrorKind::PermissionDenied
             }
@@ -71,6 +77,8 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Error::Fault(fault) => return fault.fmt(f),
+            Error::TooManyThreads => "too many threads are accessing memory maps at once",
             Error::EmptyFile => "cannot mmap an empty file",
             Error::OffsetBeyondFile => "mmap offset is greater than file size",
             Error::LengthBeyondFile => "mmap length is greater than file size",
@@ -98,6 +106,55 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A fault in mapped memory that was stopped: where, and what kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// The offset of the faulting byte from the start of the map.
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// The page has no backing any more (SIGBUS): the file was truncated
+    /// below it, a write found the file system full, or reading it from the
+    /// disk or network failed.
+    Unbacked,
+    /// The page may not be accessed this way (SIGSEGV): its protection
+    /// forbids it.
+    Inaccessible,
+}
+
+impl Fault {
+    /// The errno that best names the fault: EIO for an unbacked page,
+    /// EFAULT for an inaccessible one.
+    pub fn errno(&self) -> i32 {
+        match self.kind {
+            FaultKind::Unbacked => crate::sys::EIO,
+            FaultKind::Inaccessible => crate::sys::EFAULT,
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            FaultKind::Unbacked => write!(
+                f,
+                "mapped memory at offset {} has no backing (SIGBUS): the file was truncated below it, \
+                 the file system is full, or reading it failed",
+                self.offset
+            ),
+            FaultKind::Inaccessible => write!(
+                f,
+                "mapped memory at offset {} is not accessible (SIGSEGV): its protection forbids it",
+                self.offset
+            ),
+        }
+    }
+}
 
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {

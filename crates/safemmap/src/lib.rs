@@ -50,13 +50,14 @@
 //!   validation rules; [`Mmap`]: what it does.
 //! * [`Error`]: the crate's own refusals, carried inside `io::Error`.
 
+mod arch;
 mod door;
 mod error;
 mod mmap;
 mod options;
 mod sys;
 
-pub use error::{refusal, Error};
+pub use error::{refusal, Error, Fault, FaultKind};
 pub use mmap::Mmap;
 pub use options::{Access, MmapOptions};
 pub use sys::{raw, AsFile};

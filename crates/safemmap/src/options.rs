@@ -198,6 +198,7 @@ impl MmapOptions {
             _ => None,
         };
         let ptr = sys::map(len, prot, flags, file, self.offset)?;
+        sys::install_fault_handler();
         // SAFETY: `ptr..ptr + len` is the mapping just made, handed over whole.
         Ok(unsafe {
             Mmap::from_parts(

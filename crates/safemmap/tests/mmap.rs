@@ -153,7 +153,11 @@ fn finds_needles_inside_clamped_ranges() {
         "bounds are clamped to the map"
     );
     let (start, end) = (6, 3);
-    assert_eq!(map.find(b"o", start..end).unwrap(), None, "an inverted range finds nothing");
+    assert_eq!(
+        map.find(b"o", start..end).unwrap(),
+        None,
+        "an inverted range finds nothing"
+    );
 }
 
 #[test]

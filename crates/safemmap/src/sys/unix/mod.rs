@@ -1,6 +1,10 @@
 //! Unix backend: mmap(2), mremap(2) where Linux has it, msync, madvise,
 //! fstat, ftruncate and dup.
 
+mod signal;
+
+pub(crate) use signal::{install_fault_handler, thread_token};
+
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
@@ -241,3 +245,8 @@ pub(crate) fn bad_file() -> io::Error {
 pub(crate) fn invalid_argument() -> io::Error {
     io::Error::from_raw_os_error(libc::EINVAL)
 }
+
+pub(crate) const EIO: i32 = libc::EIO;
+pub(crate) const EFAULT: i32 = libc::EFAULT;
+/// The signal of a fault on a page with no backing.
+pub(crate) const SIGBUS: i32 = libc::SIGBUS;

@@ -1,0 +1,123 @@
+//! The few machine instructions that may fault on mapped memory, in
+//! assembly, so the fault handler knows exactly where they are.
+//!
+//! Two kinds of routine, per architecture:
+//!
+//! * **Single accesses** (`load_byte`, `store_byte`): one instruction that
+//!   may fault, at an exported label. On a fault there the handler moves the
+//!   program counter to [`ACCESS_FAULT`], a bare return, after putting the
+//!   signal number and the faulting address in the two result registers.
+//!   No state, nothing to unwind: the kernel's exception-table technique.
+//! * **The guarded call** (`guarded_call`): calls a function with the stack
+//!   pointer recorded in the calling thread's guard slot. On a fault in the
+//!   guarded range, the handler restores that stack pointer and resumes at
+//!   [`GUARDED_CALL_FAULT`], which restores the callee-saved registers and
+//!   returns the signal and address. The frames in between are abandoned,
+//!   so the called function must own nothing with a destructor (see
+//!   `door::guard`).
+//!
+//! Each routine returns an [`Outcome`] in the two integer result registers.
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+use std::ffi::c_void;
+
+/// What a routine returns: `fault == 0` and a value, or the signal number
+/// and the faulting address.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct Outcome {
+    pub fault: usize,
+    pub value: usize,
+}
+
+extern "C" {
+    #[link_name = "safemmap_load_byte"]
+    fn load_byte_asm(src: *const u8) -> Outcome;
+    #[link_name = "safemmap_store_byte"]
+    fn store_byte_asm(dst: *mut u8, value: u8) -> Outcome;
+    #[link_name = "safemmap_guarded_call"]
+    fn guarded_call_asm(
+        function: unsafe extern "C" fn(*mut c_void),
+        context: *mut c_void,
+        sp_slot: *mut usize,
+    ) -> Outcome;
+
+    #[link_name = "safemmap_load_byte_access"]
+    static LOAD_BYTE_ACCESS: u8;
+    #[link_name = "safemmap_store_byte_access"]
+    static STORE_BYTE_ACCESS: u8;
+    #[link_name = "safemmap_access_fault"]
+    static ACCESS_FAULT_LABEL: u8;
+    #[link_name = "safemmap_guarded_call_fault"]
+    static GUARDED_CALL_FAULT_LABEL: u8;
+}
+
+/// Reads the byte at `src`.
+///
+/// # Safety
+/// `src` is an address in a mapping that stays mapped during the call
+/// (its page may fault; the handler must be installed).
+pub(crate) unsafe fn load_byte(src: *const u8) -> Outcome {
+    // SAFETY: passed on from the caller; the routine touches only `src`.
+    unsafe { load_byte_asm(src) }
+}
+
+/// Writes `value` at `dst`.
+///
+/// # Safety
+/// As for [`load_byte`], for `dst`.
+pub(crate) unsafe fn store_byte(dst: *mut u8, value: u8) -> Outcome {
+    // SAFETY: passed on from the caller; the routine touches only `dst`.
+    unsafe { store_byte_asm(dst, value) }
+}
+
+/// Calls `function(context)` with the stack pointer published in `*sp_slot`.
+///
+/// # Safety
+/// `function` must not unwind, and may be abandoned at any point where it
+/// faults inside the guarded range: it must own nothing that needs dropping.
+pub(crate) unsafe fn guarded_call(
+    function: unsafe extern "C" fn(*mut c_void),
+    context: *mut c_void,
+    sp_slot: *mut usize,
+) -> Outcome {
+    // SAFETY: passed on from the caller.
+    unsafe { guarded_call_asm(function, context, sp_slot) }
+}
+
+/// Where the handler resumes a faulting single access.
+pub(crate) fn access_fault() -> usize {
+    &raw const ACCESS_FAULT_LABEL as usize
+}
+
+/// Where the handler resumes a faulting guarded call.
+pub(crate) fn guarded_call_fault() -> usize {
+    &raw const GUARDED_CALL_FAULT_LABEL as usize
+}
+
+/// Whether `pc` is one of the single-access instructions.
+pub(crate) fn is_single_access(pc: usize) -> bool {
+    pc == &raw const LOAD_BYTE_ACCESS as usize || pc == &raw const STORE_BYTE_ACCESS as usize
+}
+
+/// A symbol name as the platform's assembler spells it (Mach-O prefixes `_`).
+#[cfg(target_vendor = "apple")]
+macro_rules! symbol {
+    ($name:literal) => {
+        concat!("_", $name)
+    };
+}
+
+/// A symbol name as the platform's assembler spells it.
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! symbol {
+    ($name:literal) => {
+        $name
+    };
+}
+
+use symbol;

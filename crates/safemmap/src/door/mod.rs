@@ -1,0 +1,207 @@
+//! The one door to mapped memory.
+//!
+//! Every read, write, copy and search of mapped bytes in this crate goes
+//! through [`Mapped`]; no other module dereferences a mapping. That keeps
+//! two promises in one place:
+//!
+//! * **No references to shared memory in safe code.** Another process may
+//!   change or truncate a shared file mapping at any moment, so a `&[u8]`
+//!   over it would let the compiler assume things that are false. Safe code
+//!   only ever sees copies; the door reaches the mapping through raw
+//!   pointers. (The one exception, searching in place, lends a slice to
+//!   memchr's searcher for the duration of one guarded call inside this
+//!   module.)
+//! * **Fault protection.** Every access runs under [`guard`]: a fault comes
+//!   back as an `io::Error` carrying [`Fault`], and the map stays usable.
+//!
+//! Callers check their own bounds and report their own errors; the door
+//! asserts them again, because a wrong bound here would be memory unsafety.
+
+pub(crate) mod guard;
+
+use std::io;
+use std::marker::PhantomData;
+use std::ops::Range;
+use std::ptr;
+
+use guard::Caught;
+
+use crate::error::{Error, Fault, FaultKind};
+use crate::sys;
+
+/// A live mapping, borrowed for `'a`: while a `Mapped<'a>` exists the
+/// mapping can be neither unmapped nor moved.
+#[derive(Clone, Copy)]
+pub(crate) struct Mapped<'a> {
+    base: *mut u8,
+    len: usize,
+    _borrow: PhantomData<&'a ()>,
+}
+
+impl<'a> Mapped<'a> {
+    /// # Safety
+    /// `base..base + len` is one live mapping (or, for `len == 0`, any
+    /// non-null pointer) that stays mapped, unmoved, for `'a`, and the fault
+    /// handler is installed (every map construction installs it).
+    pub(crate) unsafe fn new(base: *mut u8, len: usize) -> Self {
+        Mapped {
+            base,
+            len,
+            _borrow: PhantomData,
+        }
+    }
+
+    fn check(&self, range: &Range<usize>) {
+        assert!(
+            range.start <= range.end && range.end <= self.len,
+            "safemmap bug: {range:?} outside a mapping of {} bytes",
+            self.len
+        );
+    }
+
+    /// The whole mapping as an address range, for the guard.
+    fn span(&self) -> Range<usize> {
+        self.base as usize..self.base as usize + self.len
+    }
+
+    /// The error for a fault the guard caught in this mapping.
+    fn fault(&self, caught: Caught) -> io::Error {
+        let kind = match caught.signal {
+            sys::SIGBUS => FaultKind::Unbacked,
+            _ => FaultKind::Inaccessible,
+        };
+        let offset = caught.address.wrapping_sub(self.base as usize);
+        Error::Fault(Fault { kind, offset }).into()
+    }
+
+    /// Runs `body` guarded over this mapping.
+    fn guarded<R: Copy>(&self, body: impl FnOnce() -> R + Copy) -> io::Result<R> {
+        // SAFETY: the mapping is live for 'a and every caller keeps `body`
+        // inside it (checked bounds).
+        match unsafe { guard::guarded(self.span(), body) } {
+            Ok(Some(result)) => Ok(result),
+            Ok(None) => Err(Error::TooManyThreads.into()),
+            Err(caught) => Err(self.fault(caught)),
+        }
+    }
+
+    /// Copies `dst.len()` bytes starting at `at` into `dst`.
+    pub(crate) fn read(&self, at: usize, dst: &mut [u8]) -> io::Result<()> {
+        self.check(&(at..at + dst.len()));
+        let (src, dst, len) = (self.base.wrapping_add(at), dst.as_mut_ptr(), dst.len());
+        // SAFETY: the source lies in the mapping (checked above); `dst` is a
+        // distinct Rust buffer of `len` bytes, so the ranges cannot overlap.
+        self.guarded(|| unsafe { ptr::copy_nonoverlapping(src, dst, len) })
+    }
+
+    /// The byte at `at`.
+    pub(crate) fn byte(&self, at: usize) -> io::Result<u8> {
+        self.check(&(at..at + 1));
+        // SAFETY: `at` lies in the live mapping (checked above).
+        unsafe { guard::load_byte(self.base.add(at)) }.map_err(|caught| self.fault(caught))
+    }
+
+    /// Copies `len` bytes from `src` to the mapping at `at`, like memmove.
+    ///
+    /// # Safety
+    /// `src..src + len` is readable for the duration of the call. It may be
+    /// any memory, this mapping included.
+    pub(crate) unsafe fn write_raw(&self, at: usize, src: *const u8, len: usize) -> io::Result<()> {
+        self.check(&(at..at + len));
+        let dst = self.base.wrapping_add(at);
+        // SAFETY: the destination lies in the mapping (checked above), the
+        // caller vouches for the source, and `ptr::copy` allows overlap.
+        self.guarded(|| unsafe { ptr::copy(src, dst, len) })
+    }
+
+    /// Stores `value` at `at`.
+    pub(crate) fn set_byte(&self, at: usize, value: u8) -> io::Result<()> {
+        self.check(&(at..at + 1));
+        // SAFETY: `at` lies in the live mapping (checked above).
+        unsafe { guard::store_byte(self.base.add(at), value) }.map_err(|caught| self.fault(caught))
+    }
+
+    /// Copies `len` bytes from `src` to `dst` inside the mapping, like memmove.
+    pub(crate) fn copy_within(&self, dst: usize, src: usize, len: usize) -> io::Result<()> {
+        self.check(&(src..src + len));
+        // SAFETY: both ranges lie in the live mapping (checked here and in
+        // `write_raw`), which also handles their overlap.
+        unsafe { self.write_raw(dst, self.base.add(src), len) }
+    }
+
+    /// Fills `dst` with the bytes at `start`, `start + step`, ...
+    pub(crate) fn gather(&self, start: usize, step: isize, dst: &mut [u8]) -> io::Result<()> {
+        self.check_strided(start, step, dst.len());
+        let (base, out, count) = (self.base, dst.as_mut_ptr(), dst.len());
+        self.guarded(|| {
+            for i in 0..count {
+                // SAFETY: every strided index lies in the mapping (checked
+                // above) and `i < count`, the length of `dst`.
+                unsafe { out.add(i).write(base.add(strided(start, step, i)).read()) };
+            }
+        })
+    }
+
+    /// Stores `src` at `start`, `start + step`, ...
+    pub(crate) fn scatter(&self, start: usize, step: isize, src: &[u8]) -> io::Result<()> {
+        self.check_strided(start, step, src.len());
+        let (base, from, count) = (self.base, src.as_ptr(), src.len());
+        self.guarded(|| {
+            for i in 0..count {
+                // SAFETY: as in `gather`, the other way round.
+                unsafe { base.add(strided(start, step, i)).write(from.add(i).read()) };
+            }
+        })
+    }
+
+    fn check_strided(&self, start: usize, step: isize, count: usize) {
+        if let Some(last) = count.checked_sub(1) {
+            self.check(&(start..start + 1));
+            let end = strided(start, step, last);
+            self.check(&(end..end + 1));
+        }
+    }
+
+    /// The first index of `needle` wholly inside `range`.
+    pub(crate) fn find(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
+        let finder = memchr::memmem::Finder::new(needle);
+        let finder = &finder;
+        self.search(range, move |hay| finder.find(hay))
+    }
+
+    /// The last index of `needle` wholly inside `range`.
+    pub(crate) fn rfind(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
+        let finder = memchr::memmem::FinderRev::new(needle);
+        let finder = &finder;
+        self.search(range, move |hay| finder.rfind(hay))
+    }
+
+    /// The first index of `byte` inside `range`.
+    pub(crate) fn find_byte(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
+        self.search(range, move |hay| memchr::memchr(byte, hay))
+    }
+
+    /// Runs `search` over the mapped bytes of `range`; its result is an
+    /// index into `range`.
+    fn search(
+        &self,
+        range: Range<usize>,
+        search: impl Fn(&[u8]) -> Option<usize> + Copy,
+    ) -> io::Result<Option<usize>> {
+        self.check(&range);
+        let (start, len) = (self.base.wrapping_add(range.start), range.len());
+        let found = self.guarded(|| {
+            // SAFETY: the range lies in the live mapping (checked above).
+            // The slice lives only inside this guarded call, is only read by
+            // a searcher that returns an index, not a borrow, and is never
+            // seen by safe code outside the door.
+            search(unsafe { std::slice::from_raw_parts(start, len) })
+        })?;
+        Ok(found.map(|i| range.start + i))
+    }
+}
+
+/// The mapping index of the `i`-th element of a strided slice.
+fn strided(start: usize, step: isize, i: usize) -> usize {
+    start.wrapping_add_signed(step.wrapping_mul(i as isize))
+}

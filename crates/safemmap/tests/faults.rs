@@ -1,0 +1,171 @@
+//! Faults in mapped memory come back as errors, and the map keeps working.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+
+use safemmap::{refusal, Error, Fault, FaultKind, Mmap};
+
+const PAGE: usize = 4096;
+
+fn mapped_file(pages: usize) -> (File, Mmap) {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&vec![b'x'; pages * PAGE]).unwrap();
+    let map = Mmap::map(&file).unwrap();
+    (file, map)
+}
+
+fn fault_of(err: std::io::Error) -> Fault {
+    match refusal(&err) {
+        Some(Error::Fault(fault)) => fault,
+        other => panic!("expected a fault, got {other:?} ({err})"),
+    }
+}
+
+#[test]
+fn every_access_past_a_truncation_is_an_error() {
+    let (file, mut map) = mapped_file(4);
+    file.set_len(PAGE as u64).unwrap();
+    let unbacked = |offset| Fault {
+        kind: FaultKind::Unbacked,
+        offset,
+    };
+
+    assert_eq!(
+        fault_of(map.byte_at(3 * PAGE).unwrap_err()),
+        unbacked(3 * PAGE)
+    );
+    assert_eq!(
+        fault_of(map.read_at(PAGE - 10, &mut [0; 100]).unwrap_err()),
+        unbacked(PAGE)
+    );
+    assert_eq!(fault_of(map.to_vec().unwrap_err()), unbacked(PAGE));
+    assert!(fault_of(map.find(b"needle", ..).unwrap_err()).offset >= PAGE);
+    assert!(fault_of(map.rfind(b"x", ..).unwrap_err()).offset >= PAGE);
+    assert_eq!(
+        fault_of(map.set_byte(2 * PAGE, 1).unwrap_err()),
+        unbacked(2 * PAGE)
+    );
+    let fault = fault_of(map.write_at(2 * PAGE, b"abc").unwrap_err());
+    assert!(
+        (2 * PAGE..2 * PAGE + 3).contains(&fault.offset),
+        "{fault:?}"
+    );
+    assert!(fault_of(map.copy_within(0, 2 * PAGE, 10).unwrap_err()).offset >= 2 * PAGE);
+    assert!(
+        fault_of(
+            map.read_strided(4 * PAGE - 1, -(PAGE as isize), &mut [0; 4])
+                .unwrap_err()
+        )
+        .offset
+            >= PAGE
+    );
+    assert!(fault_of(map.write_strided(0, PAGE as isize, b"abcd").unwrap_err()).offset >= PAGE);
+    map.seek(SeekFrom::Start(PAGE as u64)).unwrap();
+    assert!(fault_of(map.line_len().unwrap_err()).offset >= PAGE);
+    assert!(fault_of(map.read_byte().unwrap_err()).offset >= PAGE);
+    assert!(fault_of(map.read(&mut [0; 10]).unwrap_err()).offset >= PAGE);
+    assert!(fault_of(map.write_byte(1).unwrap_err()).offset >= PAGE);
+
+    // The first page is still there, and the rest comes back with the file.
+    assert_eq!(map.byte_at(PAGE - 1).unwrap(), b'x');
+    file.set_len((4 * PAGE) as u64).unwrap();
+    assert_eq!(map.byte_at(3 * PAGE).unwrap(), 0);
+    map.write_at(2 * PAGE, b"abc").unwrap();
+    assert_eq!(map.find(b"abc", ..).unwrap(), Some(2 * PAGE));
+}
+
+#[test]
+fn a_fault_error_says_what_happened() {
+    let (file, map) = mapped_file(2);
+    file.set_len(0).unwrap();
+    let err = map.byte_at(PAGE).unwrap_err();
+    assert_eq!(fault_of(map.byte_at(PAGE).unwrap_err()).errno(), 5, "EIO");
+    assert!(err.to_string().contains("offset 4096"), "{err}");
+    assert!(err.to_string().contains("truncated"), "{err}");
+}
+
+#[test]
+fn inaccessible_pages_are_an_error_too() {
+    let map = safemmap::MmapOptions::new()
+        .len(2 * PAGE)
+        .prot(0)
+        .map_anon()
+        .unwrap();
+    let fault = fault_of(map.byte_at(PAGE).unwrap_err());
+    assert_eq!(
+        fault,
+        Fault {
+            kind: FaultKind::Inaccessible,
+            offset: PAGE
+        }
+    );
+    assert_eq!(fault.errno(), 14, "EFAULT");
+    assert_eq!(
+        fault_of(map.find(b"z", ..).unwrap_err()).kind,
+        FaultKind::Inaccessible
+    );
+}
+
+#[test]
+fn threads_fault_independently() {
+    let (file, map) = mapped_file(8);
+    file.set_len((4 * PAGE) as u64).unwrap();
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            let map = &map;
+            scope.spawn(move || {
+                for round in 0..200 {
+                    let offset = (thread + round) % 8 * PAGE;
+                    let result = map.read_at(offset, &mut [0; 64]);
+                    assert_eq!(result.is_ok(), offset < 4 * PAGE, "offset {offset}");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn reads_still_work_after_many_faults() {
+    let (file, map) = mapped_file(2);
+    file.set_len(PAGE as u64).unwrap();
+    for _ in 0..10_000 {
+        assert!(map.byte_at(PAGE).is_err());
+        assert!(map.read_at(0, &mut [0; 2 * PAGE]).is_err());
+    }
+    let mut first = vec![0; PAGE];
+    assert_eq!(map.read_at(0, &mut first).unwrap(), PAGE);
+    assert!(first.iter().all(|&b| b == b'x'));
+}
+
+/// Runs this test binary again, running only `test`, with `CHILD` set.
+fn run_child(test: &str) -> std::process::ExitStatus {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("SAFEMMAP_FAULT_CHILD", "1")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+}
+
+fn in_child() -> bool {
+    std::env::var_os("SAFEMMAP_FAULT_CHILD").is_some()
+}
+
+#[test]
+fn a_fault_outside_any_map_still_kills_the_process() {
+    if in_child() {
+        let (_file, map) = mapped_file(1);
+        assert!(map.byte_at(0).is_ok(), "the handler is installed");
+        let wild = std::hint::black_box(16usize) as *const u8;
+        // SAFETY: none: this reads an unmapped address on purpose, to check
+        // that the fault is not swallowed.
+        let byte = unsafe { wild.read_volatile() };
+        println!("survived a wild read: {byte}");
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        run_child("a_fault_outside_any_map_still_kills_the_process").signal(),
+        Some(11)
+    );
+}
