@@ -1,8 +1,33 @@
 """Memory-mapped files that never kill the process.
 
 A drop-in for CPython 3.13's ``mmap`` module (``import safemmap as mmap``)
-on Python 3.9 and later.
+on Python 3.9 and later, whose accesses raise OSError where the stdlib's
+would die of SIGBUS or SIGSEGV.
 """
+
+import faulthandler as _faulthandler
+import functools as _functools
 
 from safemmap._safemmap import *  # noqa: F401,F403
 from safemmap._safemmap import __version__, error, mmap  # noqa: F401
+from safemmap._safemmap import _install_fault_handler
+
+
+def _keep_on_top(enable):
+    """Wraps faulthandler.enable: it installs its own SIGBUS/SIGSEGV handler
+    over ours, which would kill the process on faults we can recover from.
+    After it runs, ours goes back on top and chains to it for every fault
+    that is not ours, so crashes still print faulthandler's traceback."""
+
+    @_functools.wraps(enable)
+    def enable_then_reinstall(*args, **kwargs):
+        result = enable(*args, **kwargs)
+        _install_fault_handler()
+        return result
+
+    enable_then_reinstall._safemmap_wrapped = True
+    return enable_then_reinstall
+
+
+if not getattr(_faulthandler.enable, "_safemmap_wrapped", False):
+    _faulthandler.enable = _keep_on_top(_faulthandler.enable)

@@ -8,11 +8,18 @@ mod object;
 
 use pyo3::prelude::*;
 
+/// Puts safemmap's fault handler back on top (after `faulthandler.enable`).
+#[pyfunction]
+fn _install_fault_handler() {
+    safemmap::install_fault_handler();
+}
+
 #[pymodule]
 fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<object::PyMmap>()?;
+    module.add_function(wrap_pyfunction!(_install_fault_handler, module)?)?;
     module.add("error", py.get_type::<pyo3::exceptions::PyOSError>())?;
     for access in [
         safemmap::Access::Default,

@@ -242,6 +242,14 @@ impl PyMmap {
         slf.get_type().getattr("__basicsize__")?.extract()
     }
 
+    /// `bytes(m)`: a guarded copy (the buffer protocol would be unguarded).
+    fn __bytes__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let map = self.open()?;
+        PyBytes::new_with(py, map.len(), |buf| {
+            map.read_at(0, buf).map(drop).map_err(to_py)
+        })
+    }
+
     fn seekable(&self) -> bool {
         true
     }

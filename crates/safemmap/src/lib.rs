@@ -62,6 +62,14 @@ pub use mmap::Mmap;
 pub use options::{Access, MmapOptions};
 pub use sys::{raw, AsFile};
 
+/// Installs safemmap's SIGBUS/SIGSEGV handler, or puts it back on top if
+/// another handler was installed after it (safemmap then chains to that one
+/// for every fault that is not its own). Every map construction does this;
+/// call it after installing a handler of your own while maps exist.
+pub fn install_fault_handler() {
+    sys::install_fault_handler();
+}
+
 /// The size of a memory page.
 pub fn page_size() -> usize {
     sys::page_size()

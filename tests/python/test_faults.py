@@ -1,0 +1,235 @@
+"""Faults in mapped memory raise OSError instead of killing the process.
+
+Every case runs in a child process that must exit 0 with nothing on stderr:
+a fault that escaped would kill it (SIGBUS, SIGSEGV) or make faulthandler
+print. The control cases check that faults outside any map still kill.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals are Unix")
+
+# A child's prelude: a 4-page file mapped whole, then cut to one page.
+TRUNCATED = """
+import errno, os, sys, tempfile, threading
+import safemmap as mmap
+PAGE = mmap.PAGESIZE
+fd, path = tempfile.mkstemp()
+os.unlink(path)
+os.write(fd, b"x" * (4 * PAGE))
+m = mmap.mmap(fd, 0)
+os.ftruncate(fd, PAGE)
+
+def expect_fault(operation, errno_=errno.EIO):
+    try:
+        result = operation()
+    except OSError as err:
+        assert err.errno == errno_, err
+        assert "offset" in str(err), err
+    else:
+        raise AssertionError(f"no fault, got {result!r:.60}")
+"""
+
+
+def run_child(code, *python_options):
+    return subprocess.run(
+        [sys.executable, *python_options, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_survives(code, *python_options):
+    child = run_child(code, *python_options)
+    assert (child.returncode, child.stderr) == (0, ""), child.stderr
+    return child.stdout
+
+
+READS = [
+    "m[3 * PAGE]",
+    "m[-1]",
+    "m[PAGE - 1 : PAGE + 1]",
+    "m[::PAGE]",
+    "m[::-1]",
+    "m.read()",
+    "(m.seek(2 * PAGE), m.read_byte())",
+    "(m.seek(PAGE - 2), m.readline())",
+    "m.find(b'needle')",
+    "m.rfind(b'x')",
+    "m.find(b'y', PAGE)",
+    "list(m)",
+    "b'z' in m",
+    "bytes(m)",
+    "b''.join(reversed(m))",
+]
+
+WRITES = [
+    "m.__setitem__(2 * PAGE, 1)",
+    "m.__setitem__(slice(2 * PAGE, 2 * PAGE + 3), b'abc')",
+    "m.__setitem__(slice(0, None, PAGE), b'abcd')",
+    "(m.seek(2 * PAGE), m.write(b'abc'))",
+    "(m.seek(3 * PAGE), m.write_byte(7))",
+    "m.move(0, 2 * PAGE, 16)",
+    "m.move(2 * PAGE, 0, 16)",
+]
+
+
+@pytest.mark.parametrize("operation", READS + WRITES)
+def test_access_past_a_truncation_raises_oserror(operation):
+    assert_survives(TRUNCATED + f"expect_fault(lambda: {operation})\n")
+
+
+def test_the_map_works_again_once_the_file_grows_back():
+    assert_survives(
+        TRUNCATED
+        + """
+expect_fault(lambda: m[3 * PAGE])
+assert m[PAGE - 1] == ord("x")
+os.ftruncate(fd, 4 * PAGE)
+assert m[3 * PAGE] == 0
+m[3 * PAGE] = 9
+assert m[3 * PAGE] == 9 and m.find(b"\\x09") == 3 * PAGE
+m.flush()
+assert os.pread(fd, 1, 3 * PAGE) == b"\\x09"
+"""
+    )
+
+
+def test_an_inaccessible_page_raises_oserror():
+    assert_survives(
+        """
+import errno
+import safemmap as mmap
+m = mmap.mmap(-1, 10, prot=0)
+for operation in (lambda: m[0], lambda: m[:], lambda: m.find(b"a"), lambda: bytes(m)):
+    try:
+        operation()
+    except OSError as err:
+        assert err.errno == errno.EFAULT, err
+    else:
+        raise AssertionError("no fault")
+"""
+    )
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_faulthandler_enabled_before_or_after(when):
+    code = TRUNCATED.replace(
+        "m = mmap.mmap(fd, 0)",
+        "m = mmap.mmap(fd, 0)\nimport faulthandler; faulthandler.enable()",
+    )
+    options = ("-X", "faulthandler") if when == "before" else ()
+    code = code if when == "after" else TRUNCATED
+    assert_survives(code + "expect_fault(lambda: m[3 * PAGE])\nexpect_fault(lambda: m.find(b'q'))\n", *options)
+
+
+WILD_READ = """
+import ctypes
+import safemmap as mmap
+m = mmap.mmap(-1, 4096)
+m[0] = 1
+{before}
+ctypes.string_at(16)
+print("survived")
+"""
+
+
+@pytest.mark.parametrize(
+    "before",
+    ["", "import faulthandler; faulthandler.enable()"],
+    ids=["plain", "faulthandler"],
+)
+def test_a_fault_outside_any_map_still_kills(before):
+    child = run_child(WILD_READ.format(before=before))
+    assert child.returncode == -signal.SIGSEGV, (child.returncode, child.stderr)
+    assert "survived" not in child.stdout
+    if before:
+        assert "Fatal Python error: Segmentation fault" in child.stderr
+
+
+def test_the_stdlib_still_dies_where_safemmap_survives():
+    code = TRUNCATED.replace("import safemmap as mmap", "import mmap") + "m[3 * PAGE]\n"
+    assert run_child(code).returncode == -signal.SIGBUS
+
+
+def test_reads_across_a_file_that_shrinks_and_grows_under_them():
+    output = assert_survives(
+        TRUNCATED
+        + """
+os.ftruncate(fd, 4 * PAGE)
+stop = threading.Event()
+
+def resize_forever():
+    while not stop.is_set():
+        os.ftruncate(fd, PAGE)
+        os.ftruncate(fd, 4 * PAGE)
+
+resizer = threading.Thread(target=resize_forever)
+resizer.start()
+faults = reads = 0
+try:
+    for round in range(20000):
+        try:
+            data = m[PAGE - 8 : 2 * PAGE + 8]
+            reads += 1
+            assert data[:8] == b"x" * 8 and set(data[8:]) <= {0, ord("x")}
+        except OSError as err:
+            assert err.errno == errno.EIO
+            faults += 1
+finally:
+    stop.set()
+    resizer.join()
+print(reads, faults)
+"""
+    )
+    reads, faults = map(int, output.split())
+    assert reads + faults == 20000
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_filesystem_under_a_shared_write(tiny_tmpfs):
+    path = tiny_tmpfs / "sparse"
+    output = assert_survives(
+        f"""
+import errno, os
+import safemmap as mmap
+PAGE = mmap.PAGESIZE
+with open({str(path)!r}, "w+b") as f:
+    f.truncate(1 << 20)
+    m = mmap.mmap(f.fileno(), 0)
+    written = 0
+    try:
+        for page in range(256):
+            m[page * PAGE : (page + 1) * PAGE] = bytes([page % 251 + 1]) * PAGE
+            written += 1
+    except OSError as err:
+        assert err.errno == errno.EIO, err
+    assert 0 < written < 256, written
+    m.flush(0, written * PAGE)
+    print(written)
+"""
+    )
+    written = int(output)
+    with open(path, "rb") as f:
+        for page in range(written):
+            assert f.read(4096) == bytes([page % 251 + 1]) * 4096, page
