@@ -9,21 +9,24 @@ differs from CPython 3.13; they are skipped while safemmap is a stdlib stand-in.
 """
 import array
 import collections.abc
-import copy
 import errno
 import gc
-import hashlib
+import inspect
 import io
-import operator
 import os
 import pickle
 import platform
-import re
 import socket
-import struct
 import sys
 import weakref
 from collections import namedtuple
+
+# used by the code strings in the tables below (see run())
+import copy  # noqa: F401
+import hashlib  # noqa: F401
+import operator  # noqa: F401
+import re  # noqa: F401
+import struct  # noqa: F401
 
 import pytest
 
@@ -306,12 +309,26 @@ def test_abcs(m):
 
 
 @pytest.mark.parametrize("call", [
-    'm.read(n=3)', 'm.seek(pos=0)', 'm.find(sub=b"1")',
-    'm.write(data=b"")', 'm.flush(offset=0)', 'm.__exit__(x=1)',
+    'm.read(n=3)', 'm.seek(dist=0)', 'm.seek(pos=0)', 'm.seek(0, whence=0)', 'm.find(sub=b"1")',
+    'm.rfind(b"1", start=0)', 'm.write(data=b"")', 'm.write(b=b"")', 'm.write_byte(value=1)',
+    'm.write_byte(byte=1)', 'm.move(dest=0, src=0, count=0)', 'm.move(0, 0, count=0)',
+    'm.flush(offset=0)', 'm.flush(0, size=0)', 'm.madvise(option=0)', 'm.resize(newsize=5)',
+    'm.resize(size=5)', 'm.__exit__(x=1)',
 ])
 def test_methods_take_no_keywords(m, call):
     with pytest.raises(TypeError):  # the text may differ (allowed deviation)
         run(call, m)
+    assert len(m) == 10 and m.tell() == 0
+
+
+@pytest.mark.parametrize("name", [n for n in METHODS if n not in ("__getitem__", "__len__")])
+def test_methods_are_positional_only(name):
+    try:
+        signature = inspect.signature(getattr(M, name))
+    except (ValueError, TypeError):
+        return  # CPython's methods have no signature at all
+    kinds = {p.kind for p in list(signature.parameters.values())[1:]}
+    assert kinds <= {inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL}
 
 
 @pytest.mark.parametrize("call", [

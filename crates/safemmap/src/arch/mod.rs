@@ -3,15 +3,17 @@
 //!
 //! Two kinds of routine, per architecture:
 //!
-//! * **Single accesses** (`load_byte`, `store_byte`): one instruction that
-//!   may fault, at an exported label. On a fault there the handler moves the
-//!   program counter to [`ACCESS_FAULT`], a bare return, after putting the
-//!   signal number and the faulting address in the two result registers.
-//!   No state, nothing to unwind: the kernel's exception-table technique.
+//! * **Leaf accesses** (`load_byte`, `store_byte`: one instruction that may
+//!   fault, at an exported label; `copy`: every instruction between two
+//!   labels). None of them touches the stack, so on a fault there the
+//!   handler moves the program counter to [`access_fault`], a bare return,
+//!   after putting the signal number and the faulting address in the two
+//!   result registers. No state, nothing to unwind: the kernel's
+//!   exception-table technique.
 //! * **The guarded call** (`guarded_call`): calls a function with the stack
 //!   pointer recorded in the calling thread's guard slot. On a fault in the
 //!   guarded range, the handler restores that stack pointer and resumes at
-//!   [`GUARDED_CALL_FAULT`], which restores the callee-saved registers and
+//!   [`guarded_call_fault`], which restores the callee-saved registers and
 //!   returns the signal and address. The frames in between are abandoned,
 //!   so the called function must own nothing with a destructor (see
 //!   `door::guard`).
@@ -39,6 +41,8 @@ extern "C" {
     fn load_byte_asm(src: *const u8) -> Outcome;
     #[link_name = "safemmap_store_byte"]
     fn store_byte_asm(dst: *mut u8, value: u8) -> Outcome;
+    #[link_name = "safemmap_copy"]
+    fn copy_asm(dst: *mut u8, src: *const u8, len: usize) -> Outcome;
     #[link_name = "safemmap_guarded_call"]
     fn guarded_call_asm(
         function: unsafe extern "C" fn(*mut c_void),
@@ -50,6 +54,10 @@ extern "C" {
     static LOAD_BYTE_ACCESS: u8;
     #[link_name = "safemmap_store_byte_access"]
     static STORE_BYTE_ACCESS: u8;
+    #[link_name = "safemmap_copy_begin"]
+    static COPY_BEGIN: u8;
+    #[link_name = "safemmap_copy_end"]
+    static COPY_END: u8;
     #[link_name = "safemmap_access_fault"]
     static ACCESS_FAULT_LABEL: u8;
     #[link_name = "safemmap_guarded_call_fault"]
@@ -73,6 +81,16 @@ pub(crate) unsafe fn load_byte(src: *const u8) -> Outcome {
 pub(crate) unsafe fn store_byte(dst: *mut u8, value: u8) -> Outcome {
     // SAFETY: passed on from the caller; the routine touches only `dst`.
     unsafe { store_byte_asm(dst, value) }
+}
+
+/// Copies `len` bytes from `src` to `dst`.
+///
+/// # Safety
+/// Both ranges are valid (a mapping's may fault; the handler must be
+/// installed) and do not overlap.
+pub(crate) unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Outcome {
+    // SAFETY: passed on from the caller; the routine touches only the ranges.
+    unsafe { copy_asm(dst, src, len) }
 }
 
 /// Calls `function(context)` with the stack pointer published in `*sp_slot`.
@@ -99,9 +117,13 @@ pub(crate) fn guarded_call_fault() -> usize {
     &raw const GUARDED_CALL_FAULT_LABEL as usize
 }
 
-/// Whether `pc` is one of the single-access instructions.
-pub(crate) fn is_single_access(pc: usize) -> bool {
-    pc == &raw const LOAD_BYTE_ACCESS as usize || pc == &raw const STORE_BYTE_ACCESS as usize
+/// Whether `pc` is in one of the leaf routines whose faults resume at
+/// [`access_fault`]: a single-access instruction, or anywhere in `copy`.
+pub(crate) fn is_leaf_access(pc: usize) -> bool {
+    let copy = &raw const COPY_BEGIN as usize..&raw const COPY_END as usize;
+    pc == &raw const LOAD_BYTE_ACCESS as usize
+        || pc == &raw const STORE_BYTE_ACCESS as usize
+        || copy.contains(&pc)
 }
 
 /// A symbol name as the platform's assembler spells it (Mach-O prefixes `_`).

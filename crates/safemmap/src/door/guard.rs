@@ -9,7 +9,7 @@
 //! destructors. A fault is ours when it comes from the kernel (`si_code > 0`) and
 //! either
 //!
-//! * the program counter is one of `arch`'s single-access instructions, or
+//! * the program counter is in one of `arch`'s leaf access routines, or
 //! * the faulting thread is inside [`guarded`] and the address lies in the
 //!   range it declared (the map being accessed).
 //!
@@ -32,7 +32,8 @@
 //! The handler allocates nothing, takes no lock and touches no thread-local
 //! (whose first use in a thread may allocate): it reads the slot table
 //! below, a fixed static array of atomics, and identifies its thread with
-//! `sys::thread_token` (`pthread_self`, a register read).
+//! `sys::thread_token` (`pthread_self`, a register read), which also keeps
+//! thread-locals off the fast path of every guarded call.
 
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
@@ -42,8 +43,11 @@ use std::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
 use crate::arch::{self, Outcome};
 use crate::sys;
 
-/// How many threads can be inside guarded calls at once.
+/// How many threads can hold a guard slot at once.
 const SLOTS: usize = 1024;
+/// A thread looks for its slot in this many places, starting at the one its
+/// token hashes to.
+const PROBES: usize = 32;
 
 /// A thread's guard record, read by the handler.
 struct Slot {
@@ -66,31 +70,53 @@ const FREE: Slot = Slot {
 
 static TABLE: [Slot; SLOTS] = [FREE; SLOTS];
 
-/// A slot held by the current thread until it exits.
-struct Lease(Option<&'static Slot>);
+/// The places a thread's slot may be in, most likely first.
+fn probes(token: usize) -> impl Iterator<Item = &'static Slot> {
+    // Tokens are addresses: drop the low bits, which alignment fixes.
+    let home = (token >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54;
+    (0..PROBES).map(move |i| &TABLE[(home as usize + i) % SLOTS])
+}
 
-impl Lease {
-    fn claim() -> Lease {
-        let token = sys::thread_token();
-        let slot = TABLE.iter().find(|slot| {
-            slot.owner
-                .compare_exchange(0, token, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        });
-        Lease(slot)
+/// The calling thread's slot, claimed on its first guarded call and freed
+/// when it exits. The lookup needs no thread-local: only the claim does,
+/// to register the release.
+fn own_slot() -> Option<&'static Slot> {
+    let token = sys::thread_token();
+    if let Some(slot) = probes(token).find(|slot| slot.owner.load(Ordering::Relaxed) == token) {
+        return Some(slot);
+    }
+    let slot = probes(token).find(|slot| {
+        slot.owner
+            .compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    })?;
+    if RELEASE.try_with(|release| release.set(Some(slot))).is_err() {
+        // The thread is exiting: nothing would free the slot later.
+        slot.owner.store(0, Ordering::Release);
+        return None;
+    }
+    Some(slot)
+}
+
+/// Frees the thread's slot when the thread exits.
+struct Release(std::cell::Cell<Option<&'static Slot>>);
+
+impl Release {
+    fn set(&self, slot: Option<&'static Slot>) {
+        self.0.set(slot);
     }
 }
 
-impl Drop for Lease {
+impl Drop for Release {
     fn drop(&mut self) {
-        if let Some(slot) = self.0 {
+        if let Some(slot) = self.0.get() {
             slot.owner.store(0, Ordering::Release);
         }
     }
 }
 
 thread_local! {
-    static LEASE: Lease = Lease::claim();
+    static RELEASE: Release = const { Release(std::cell::Cell::new(None)) };
 }
 
 /// A fault stopped by the guard: the signal and the faulting address.
@@ -123,6 +149,16 @@ pub(crate) unsafe fn load_byte(src: *const u8) -> Result<u8, Caught> {
         .map(|byte| byte as u8)
 }
 
+/// Copies between a mapping and other memory, the ranges not overlapping.
+///
+/// # Safety
+/// Both ranges are valid (the mapping's live), they do not overlap, and the
+/// fault handler is installed.
+pub(crate) unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Caught> {
+    // SAFETY: passed on from the caller.
+    unsafe { arch::copy(dst, src, len) }.caught().map(drop)
+}
+
 /// Writes one byte of mapped memory.
 ///
 /// # Safety
@@ -133,7 +169,7 @@ pub(crate) unsafe fn store_byte(dst: *mut u8, value: u8) -> Result<(), Caught> {
 }
 
 /// Runs `body` with faults inside `range` turned into `Err`; `Ok(None)`
-/// when every guard slot is taken by other threads (`body` did not run).
+/// when no guard slot is free for this thread (`body` did not run).
 ///
 /// `body` must not panic, and may only call routines that, like it, own
 /// nothing that needs dropping and hold no locks (see the module docs):
@@ -146,9 +182,7 @@ pub(crate) unsafe fn guarded<R: Copy, F: FnOnce() -> R + Copy>(
     range: Range<usize>,
     body: F,
 ) -> Result<Option<R>, Caught> {
-    // A thread whose thread-locals are being destroyed has no slot either.
-    let slot = LEASE.try_with(|lease| lease.0).ok().flatten();
-    let Some(slot) = slot else {
+    let Some(slot) = own_slot() else {
         return Ok(None);
     };
     {
@@ -195,7 +229,7 @@ unsafe extern "C" fn run<F: FnOnce() -> R + Copy, R: Copy>(context: *mut c_void)
 /// Where to resume a thread that faulted at `pc` on `address`, if the
 /// fault is ours. Called from the signal handler: async-signal-safe.
 pub(crate) fn resume_point(pc: usize, address: usize) -> Option<Resume> {
-    if arch::is_single_access(pc) {
+    if arch::is_leaf_access(pc) {
         return Some(Resume {
             pc: arch::access_fault(),
             sp: None,

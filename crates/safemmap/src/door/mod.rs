@@ -88,10 +88,10 @@ impl<'a> Mapped<'a> {
     /// Copies `dst.len()` bytes starting at `at` into `dst`.
     pub(crate) fn read(&self, at: usize, dst: &mut [u8]) -> io::Result<()> {
         self.check(&(at..at + dst.len()));
-        let (src, dst, len) = (self.base.wrapping_add(at), dst.as_mut_ptr(), dst.len());
         // SAFETY: the source lies in the mapping (checked above); `dst` is a
-        // distinct Rust buffer of `len` bytes, so the ranges cannot overlap.
-        self.guarded(|| unsafe { ptr::copy_nonoverlapping(src, dst, len) })
+        // distinct Rust buffer, so the ranges cannot overlap.
+        unsafe { guard::copy(dst.as_mut_ptr(), self.base.add(at), dst.len()) }
+            .map_err(|caught| self.fault(caught))
     }
 
     /// The byte at `at`.
@@ -109,8 +109,14 @@ impl<'a> Mapped<'a> {
     pub(crate) unsafe fn write_raw(&self, at: usize, src: *const u8, len: usize) -> io::Result<()> {
         self.check(&(at..at + len));
         let dst = self.base.wrapping_add(at);
-        // SAFETY: the destination lies in the mapping (checked above), the
-        // caller vouches for the source, and `ptr::copy` allows overlap.
+        if (dst as usize).wrapping_sub(src as usize) >= len
+            && (src as usize).wrapping_sub(dst as usize) >= len
+        {
+            // SAFETY: the destination lies in the mapping (checked above),
+            // the caller vouches for the source, and they do not overlap.
+            return unsafe { guard::copy(dst, src, len) }.map_err(|caught| self.fault(caught));
+        }
+        // SAFETY: as above, and `ptr::copy` allows the overlap.
         self.guarded(|| unsafe { ptr::copy(src, dst, len) })
     }
 
