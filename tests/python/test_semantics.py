@@ -1189,12 +1189,16 @@ def test_getstate(m):
     assert m.__getstate__() is None
 
 
+@pytest.mark.deviation
 @pytest.mark.parametrize("length", [1, 10, 5 * P])
 def test_sizeof(length):
+    # CPython reports its own object's 80 bytes; safemmap reports its own
+    # object's size (README: deliberate differences). Either way, constant.
     m = M(-1, length)
-    assert m.__sizeof__() == 80
+    size = type(m).__basicsize__
+    assert m.__sizeof__() == size
     m.close()
-    assert m.__sizeof__() == 80
+    assert m.__sizeof__() == size
 
 
 # == 4.1 getitem ===================================================================================
@@ -1479,7 +1483,7 @@ def test_closed_map_raises(mapped, anonymous, name):
 def test_closed_map_still_answers(m):
     m.close()
     assert (m.close(), m.closed, m.seekable(), m.__exit__(1, 2, 3)) == (None, True, True, None)
-    assert repr(m) == "<mmap.mmap closed=True>" and m.__sizeof__() == 80
+    assert repr(m) == "<mmap.mmap closed=True>" and m.__sizeof__() == type(m).__basicsize__
     assert m == m and hash(m) == object.__hash__(m)
 
 

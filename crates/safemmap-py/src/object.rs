@@ -19,7 +19,14 @@ use safemmap::{raw, Access, Error, Mmap, MmapOptions};
 use crate::convert::{self, Bytes, Opt};
 use crate::errors::{closed, to_py};
 
-#[pyclass(name = "mmap", module = "mmap", subclass, weakref)]
+#[cfg_attr(
+    Py_3_10,
+    pyclass(name = "mmap", module = "mmap", subclass, weakref, immutable_type)
+)]
+#[cfg_attr(
+    not(Py_3_10),
+    pyclass(name = "mmap", module = "mmap", subclass, weakref)
+)]
 pub struct PyMmap {
     /// `None` once closed.
     map: Option<Mmap>,
@@ -173,11 +180,6 @@ impl PyMmap {
             return Err(to_py(Error::AccessConflict.into()));
         }
         let access = Access::from_raw(access.into()).map_err(to_py)?;
-        py.import("sys")?.call_method1(
-            "audit",
-            ("mmap.__new__", fileno, length, access.as_raw(), offset),
-        )?;
-
         let mut options = MmapOptions::new()
             .len(length as usize)
             .offset(offset as u64)
@@ -186,6 +188,11 @@ impl PyMmap {
         if access == Access::Default {
             options = options.flags(flags).prot(prot);
         }
+        let audited_access = options.effective_access().as_raw();
+        py.import("sys")?.call_method1(
+            "audit",
+            ("mmap.__new__", fileno, length, audited_access, offset),
+        )?;
         // SAFETY: like CPython, the map only inspects, duplicates and maps
         // the caller's descriptor; it never closes it.
         let map = unsafe { options.map_raw(fileno) }.map_err(to_py)?;
@@ -285,6 +292,7 @@ impl PyMmap {
         read_bytes(py, map, count)
     }
 
+    #[pyo3(signature = (data, /))]
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         ensure_open(slf)?;
         // Declared first so that it is released after the borrow below ends:
@@ -297,6 +305,7 @@ impl PyMmap {
         Ok(data.len())
     }
 
+    #[pyo3(signature = (value, /))]
     fn write_byte(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         ensure_open(slf)?;
         let value = convert::ubyte(value)?;
@@ -340,7 +349,7 @@ impl PyMmap {
         search(slf, sub, start, end, Mmap::rfind)
     }
 
-    #[pyo3(name = "move")]
+    #[pyo3(name = "move", signature = (dest, src, count, /))]
     fn move_(
         slf: &Bound<'_, Self>,
         dest: &Bound<'_, PyAny>,
@@ -393,6 +402,7 @@ impl PyMmap {
             .map_err(to_py)
     }
 
+    #[pyo3(signature = (newsize, /))]
     fn resize(slf: &Bound<'_, Self>, newsize: &Bound<'_, PyAny>) -> PyResult<()> {
         ensure_open(slf)?;
         let newsize = convert::ssize(newsize)?;

@@ -142,6 +142,17 @@ impl MmapOptions {
         self
     }
 
+    /// The access the map will have: the one given, or for
+    /// [`Access::Default`] the one [`prot`](Self::prot) implies.
+    pub fn effective_access(&self) -> Access {
+        match self.access {
+            Access::Default => {
+                Access::from_prot(self.prot.unwrap_or(raw::PROT_READ | raw::PROT_WRITE))
+            }
+            given => given,
+        }
+    }
+
     /// Maps `file`.
     pub fn map(self, file: &impl sys::AsFile) -> io::Result<Mmap> {
         // SAFETY: a borrowed file is open for the duration of the call.

@@ -73,8 +73,9 @@ static TABLE: [Slot; SLOTS] = [FREE; SLOTS];
 /// The places a thread's slot may be in, most likely first.
 fn probes(token: usize) -> impl Iterator<Item = &'static Slot> {
     // Tokens are addresses: drop the low bits, which alignment fixes.
-    let home = (token >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54;
-    (0..PROBES).map(move |i| &TABLE[(home as usize + i) % SLOTS])
+    let home =
+        (token >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - SLOTS.trailing_zeros());
+    (0..PROBES).map(move |i| &TABLE[(home + i) % SLOTS])
 }
 
 /// The calling thread's slot, claimed on its first guarded call and freed
