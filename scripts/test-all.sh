@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Every test of the project: the Rust workspace (format, lints, tests), then,
+# Every test of the project: the Rust workspace (format, lints, tests), the
+# core crate checked and assembled for macOS, Linux on ARM and Windows, its
+# tests run for Windows under wine; then,
 # for each supported Python, a fresh build, CPython's own test_mmap.py run in
 # place against safemmap, and the project's pytest suite; last, a quick run
 # of the benchmark script (a smoke test of its result checks, not a timing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pythons.sh
+CROSS_TARGETS=(x86_64-pc-windows-gnu x86_64-apple-darwin aarch64-apple-darwin aarch64-unknown-linux-gnu)
 
 step() { printf '\n==== %s\n' "$*"; }
 
@@ -15,6 +18,14 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
+
+for target in "${CROSS_TARGETS[@]}"; do
+    step "$target: clippy, and a build of the library (which assembles it)"
+    cargo clippy -p safemmap --target "$target" --all-targets -- -D warnings
+    cargo build -p safemmap --lib --target "$target"
+done
+step "the core crate's tests for Windows, under wine"
+bash scripts/test-windows.sh
 
 step "build for Python ${SUPPORTED_PYTHONS[*]}"
 bash scripts/build.sh

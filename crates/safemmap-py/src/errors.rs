@@ -17,7 +17,7 @@ pub fn to_py(err: io::Error) -> PyErr {
     if let Some(refusal) = safemmap::refusal(&err) {
         let message = refusal.to_string();
         return match refusal {
-            Error::Fault(fault) => PyOSError::new_err((fault.errno(), message)),
+            Error::Fault(fault) => PyOSError::new_err((fault.os_error, message)),
             Error::ReadOnly | Error::ResizeNotAllowed => PyTypeError::new_err(message),
             Error::IndexOutOfRange => PyIndexError::new_err(message),
             Error::AdviseLengthTooLarge => PyOverflowError::new_err(message),

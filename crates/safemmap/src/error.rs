@@ -113,6 +113,11 @@ pub struct Fault {
     pub kind: FaultKind,
     /// The offset of the faulting byte from the start of the map.
     pub offset: usize,
+    /// The OS error that best names it: on Unix EIO for an unbacked page,
+    /// EFAULT for an inaccessible one; on Windows the Win32 error the
+    /// exception carried (the in-page error's translated NTSTATUS, or
+    /// ERROR_NOACCESS), as CPython reports them.
+    pub os_error: i32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,17 +130,6 @@ pub enum FaultKind {
     /// The page may not be accessed this way (SIGSEGV): its protection
     /// forbids it.
     Inaccessible,
-}
-
-impl Fault {
-    /// The errno that best names the fault: EIO for an unbacked page,
-    /// EFAULT for an inaccessible one.
-    pub fn errno(&self) -> i32 {
-        match self.kind {
-            FaultKind::Unbacked => crate::sys::EIO,
-            FaultKind::Inaccessible => crate::sys::EFAULT,
-        }
-    }
 }
 
 impl fmt::Display for Fault {

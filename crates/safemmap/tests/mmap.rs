@@ -5,7 +5,9 @@ use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 
 use safemmap::{refusal, Access, Error, Mmap, MmapOptions};
 
+#[cfg(unix)]
 const EINVAL: i32 = 22;
+#[cfg(unix)]
 const EBADF: i32 = 9;
 
 fn file_with(bytes: &[u8]) -> File {
@@ -40,6 +42,7 @@ fn maps_the_whole_file_by_default_and_writes_through() {
 }
 
 #[test]
+#[cfg(unix)] // errno values, page-sized offsets, truncating a mapped file
 fn validates_length_and_offset_against_the_file() {
     let empty = file_with(b"");
     assert_eq!(refused(Mmap::map(&empty)), Error::EmptyFile);
@@ -186,6 +189,7 @@ fn strided_access_and_moves() {
 }
 
 #[test]
+#[cfg(unix)] // errno values, page-sized offsets, truncating a mapped file
 fn resize_sets_the_file_length_to_offset_plus_size() {
     let file = file_with(&[1; 10]);
     let mut map = MmapOptions::new().len(4).map(&file).unwrap();
@@ -202,6 +206,7 @@ fn resize_sets_the_file_length_to_offset_plus_size() {
 }
 
 #[test]
+#[cfg(unix)] // errno values, page-sized offsets, truncating a mapped file
 fn resize_refusals_leave_map_and_file_alone() {
     let file = file_with(b"0123456789");
     let mut map = Mmap::map(&file).unwrap();
@@ -236,6 +241,7 @@ fn private_anonymous_maps_grow_and_keep_their_bytes() {
 }
 
 #[test]
+#[cfg(unix)] // errno values, page-sized offsets, truncating a mapped file
 fn flush_and_advise_check_their_ranges() {
     let mut map = Mmap::anonymous(10_000).unwrap();
     map.flush_range(0, 0).unwrap();

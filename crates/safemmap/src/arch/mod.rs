@@ -36,20 +36,33 @@ pub(crate) struct Outcome {
     pub value: usize,
 }
 
-extern "C" {
-    #[link_name = "safemmap_load_byte"]
-    fn load_byte_asm(src: *const u8) -> Outcome;
-    #[link_name = "safemmap_store_byte"]
-    fn store_byte_asm(dst: *mut u8, value: u8) -> Outcome;
-    #[link_name = "safemmap_copy"]
-    fn copy_asm(dst: *mut u8, src: *const u8, len: usize) -> Outcome;
-    #[link_name = "safemmap_guarded_call"]
-    fn guarded_call_asm(
-        function: unsafe extern "C" fn(*mut c_void),
-        context: *mut c_void,
-        sp_slot: *mut usize,
-    ) -> Outcome;
+/// Declares the routines with the ABI they are written for: System V on
+/// x86-64 (Windows too, where Rust calls them as `sysv64`), AAPCS64 on ARM.
+macro_rules! routines {
+    ($abi:literal) => {
+        extern $abi {
+            #[link_name = "safemmap_load_byte"]
+            fn load_byte_asm(src: *const u8) -> Outcome;
+            #[link_name = "safemmap_store_byte"]
+            fn store_byte_asm(dst: *mut u8, value: u8) -> Outcome;
+            #[link_name = "safemmap_copy"]
+            fn copy_asm(dst: *mut u8, src: *const u8, len: usize) -> Outcome;
+            #[link_name = "safemmap_guarded_call"]
+            fn guarded_call_asm(
+                function: unsafe extern "C" fn(*mut c_void),
+                context: *mut c_void,
+                sp_slot: *mut usize,
+            ) -> Outcome;
+        }
+    };
+}
 
+#[cfg(target_arch = "x86_64")]
+routines!("sysv64");
+#[cfg(target_arch = "aarch64")]
+routines!("C");
+
+extern "C" {
     #[link_name = "safemmap_load_byte_access"]
     static LOAD_BYTE_ACCESS: u8;
     #[link_name = "safemmap_store_byte_access"]

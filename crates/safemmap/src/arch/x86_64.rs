@@ -1,4 +1,7 @@
-//! x86-64 (System V ABI: Linux, macOS). `Outcome` comes back in rax:rdx.
+//! x86-64, System V ABI (Rust calls the routines as `sysv64` on Windows
+//! too). `Outcome` comes back in rax:rdx. The guarded function is called
+//! with the C ABI of the platform: its argument goes in both rdi (System V)
+//! and rcx (Windows), with the 32 bytes of shadow space Windows wants.
 
 use super::symbol;
 
@@ -143,7 +146,10 @@ std::arch::global_asm!(
     "mov [rdx], rsp", // publish the stack pointer to resume with
     "mov rax, rdi",
     "mov rdi, rsi",
+    "mov rcx, rsi",
+    "sub rsp, 32",
     "call rax",
+    "add rsp, 32",
     "xor eax, eax",
     "xor edx, edx",
     "2:",

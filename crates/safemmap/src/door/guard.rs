@@ -72,7 +72,7 @@ static TABLE: [Slot; SLOTS] = [FREE; SLOTS];
 
 /// The places a thread's slot may be in, most likely first.
 fn probes(token: usize) -> impl Iterator<Item = &'static Slot> {
-    // Tokens are addresses: drop the low bits, which alignment fixes.
+    // Fibonacci hashing: the top bits of the product depend on every bit.
     let home =
         (token >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - SLOTS.trailing_zeros());
     (0..PROBES).map(move |i| &TABLE[(home + i) % SLOTS])
@@ -120,10 +120,11 @@ thread_local! {
     static RELEASE: Release = const { Release(std::cell::Cell::new(None)) };
 }
 
-/// A fault stopped by the guard: the signal and the faulting address.
+/// A fault stopped by the guard: what the OS said (`sys::classify_fault`
+/// reads it) and the faulting address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Caught {
-    pub signal: i32,
+    pub code: usize,
     pub address: usize,
 }
 
@@ -131,8 +132,8 @@ impl Outcome {
     fn caught(self) -> Result<usize, Caught> {
         match self.fault {
             0 => Ok(self.value),
-            signal => Err(Caught {
-                signal: signal as i32,
+            code => Err(Caught {
+                code,
                 address: self.value,
             }),
         }

@@ -26,7 +26,7 @@ use std::ptr;
 
 use guard::Caught;
 
-use crate::error::{Error, Fault, FaultKind};
+use crate::error::{Error, Fault};
 use crate::sys;
 
 /// A live mapping, borrowed for `'a`: while a `Mapped<'a>` exists the
@@ -66,12 +66,14 @@ impl<'a> Mapped<'a> {
 
     /// The error for a fault the guard caught in this mapping.
     fn fault(&self, caught: Caught) -> io::Error {
-        let kind = match caught.signal {
-            sys::SIGBUS => FaultKind::Unbacked,
-            _ => FaultKind::Inaccessible,
-        };
+        let (kind, os_error) = sys::classify_fault(caught.code);
         let offset = caught.address.wrapping_sub(self.base as usize);
-        Error::Fault(Fault { kind, offset }).into()
+        Error::Fault(Fault {
+            kind,
+            offset,
+            os_error,
+        })
+        .into()
     }
 
     /// Runs `body` guarded over this mapping.

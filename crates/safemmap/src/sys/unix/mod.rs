@@ -246,7 +246,10 @@ pub(crate) fn invalid_argument() -> io::Error {
     io::Error::from_raw_os_error(libc::EINVAL)
 }
 
-pub(crate) const EIO: i32 = libc::EIO;
-pub(crate) const EFAULT: i32 = libc::EFAULT;
-/// The signal of a fault on a page with no backing.
-pub(crate) const SIGBUS: i32 = libc::SIGBUS;
+/// What a caught fault was, from the code the handler reported: the signal.
+pub(crate) fn classify_fault(signal: usize) -> (crate::FaultKind, i32) {
+    match signal as libc::c_int {
+        libc::SIGBUS => (crate::FaultKind::Unbacked, libc::EIO),
+        _ => (crate::FaultKind::Inaccessible, libc::EFAULT),
+    }
+}
