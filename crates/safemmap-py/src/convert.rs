@@ -19,7 +19,7 @@ fn checked<T: PartialEq + From<i8>>(py: Python<'_>, value: T) -> PyResult<T> {
 }
 
 /// `obj.__index__()`, as an owned reference.
-fn index<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+fn as_int<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     // SAFETY: PyNumber_Index returns a new reference or NULL with an error set.
     unsafe { Bound::from_owned_ptr_or_err(obj.py(), ffi::PyNumber_Index(obj.as_ptr())) }
 }
@@ -30,10 +30,24 @@ pub fn is_index(obj: &Bound<'_, PyAny>) -> bool {
     unsafe { ffi::PyIndex_Check(obj.as_ptr()) != 0 }
 }
 
+/// Whether `obj` is exactly an int (not a subclass, nor an `__index__`
+/// object): converting it runs no Python code.
+pub fn is_exact_int(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: PyLong_CheckExact only inspects the object's type.
+    unsafe { ffi::PyLong_CheckExact(obj.as_ptr()) != 0 }
+}
+
+/// An index ("mmap[i]"): overflow raises IndexError "cannot fit 'int' into
+/// an index-sized integer".
+pub fn index(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
+    // SAFETY: a borrowed pointer to a type object that lives forever.
+    ssize_or(obj, unsafe { ffi::PyExc_IndexError })
+}
+
 /// A `Py_ssize_t` argument ("n" format): `Python int too large to convert to
 /// C ssize_t` on overflow.
 pub fn ssize(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
-    let int = index(obj)?;
+    let int = as_int(obj)?;
     // SAFETY: `int` is a live int object.
     checked(obj.py(), unsafe { ffi::PyLong_AsSsize_t(int.as_ptr()) })
 }
@@ -50,7 +64,7 @@ pub fn ssize_or(obj: &Bound<'_, PyAny>, exc: *mut ffi::PyObject) -> PyResult<isi
 
 /// A C `long` argument ("l" format; also CPython's `off_t` on Linux).
 pub fn long(obj: &Bound<'_, PyAny>) -> PyResult<c_long> {
-    let int = index(obj)?;
+    let int = as_int(obj)?;
     // SAFETY: `int` is a live int object.
     checked(obj.py(), unsafe { ffi::PyLong_AsLong(int.as_ptr()) })
 }

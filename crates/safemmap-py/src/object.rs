@@ -4,13 +4,18 @@
 //! Conversions of arguments can run Python code (`__index__`, a buffer's
 //! exporter) that closes or resizes this very map. So every method checks
 //! that the map is open, converts its arguments without holding a borrow of
-//! the object, then borrows it and checks again: the core is only ever
-//! called with bounds taken from the map as it is at that moment.
+//! the map, then borrows it and checks again: the core is only ever called
+//! with bounds taken from the map as it is at that moment.
+//!
+//! The class is `frozen`, its state in plain cells that the GIL guards:
+//! PyO3's own borrow flags are atomic, and two of them per call cost more
+//! than an `m[i]` of CPython's takes.
 
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::raw::c_int;
 
-use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyBufferError, PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PySlice, PyTuple};
@@ -21,32 +26,72 @@ use crate::errors::{closed, to_py};
 
 #[cfg_attr(
     Py_3_10,
-    pyclass(name = "mmap", module = "mmap", subclass, weakref, immutable_type)
+    pyclass(
+        name = "mmap",
+        module = "mmap",
+        subclass,
+        weakref,
+        frozen,
+        immutable_type
+    )
 )]
 #[cfg_attr(
     not(Py_3_10),
-    pyclass(name = "mmap", module = "mmap", subclass, weakref)
+    pyclass(name = "mmap", module = "mmap", subclass, weakref, frozen)
 )]
 pub struct PyMmap {
-    /// `None` once closed.
-    map: Option<Mmap>,
-    /// Live buffer-protocol views; while any exists the mapping must stay put.
-    exports: usize,
+    shared: Shared,
 }
 
+/// The object's state.
+struct Shared {
+    /// `None` once closed.
+    map: RefCell<Option<Mmap>>,
+    /// Live buffer-protocol views; while any exists the mapping must stay put.
+    exports: Cell<usize>,
+}
+
+// SAFETY: `Shared` is only reached through `PyMmap`'s methods, which run with
+// the GIL held: the module does not declare itself safe for free-threaded
+// builds, so the interpreter keeps the GIL for it. The GIL serialises every
+// access to the cells; the `RefCell` turns re-entrant misuse into an error.
+unsafe impl Sync for Shared {}
+
 impl PyMmap {
-    fn open(&self) -> PyResult<&Mmap> {
-        self.map.as_ref().ok_or_else(closed)
+    fn new_open(map: Mmap) -> Self {
+        let shared = Shared {
+            map: RefCell::new(Some(map)),
+            exports: Cell::new(0),
+        };
+        PyMmap { shared }
     }
 
-    fn open_mut(&mut self) -> PyResult<&mut Mmap> {
-        self.map.as_mut().ok_or_else(closed)
+    /// The open map, or the closed-check error.
+    fn map(&self) -> PyResult<Ref<'_, Mmap>> {
+        let state = self.shared.map.try_borrow().map_err(|_| in_use())?;
+        Ref::filter_map(state, Option::as_ref).map_err(|_| closed())
     }
+
+    fn map_mut(&self) -> PyResult<RefMut<'_, Mmap>> {
+        let state = self.shared.map.try_borrow_mut().map_err(|_| in_use())?;
+        RefMut::filter_map(state, Option::as_mut).map_err(|_| closed())
+    }
+
+    fn exported(&self) -> bool {
+        self.shared.exports.get() > 0
+    }
+}
+
+/// A map used again while one of its own operations is under way (from a
+/// finalizer, say). The operations are arranged so that this cannot happen
+/// through their arguments.
+fn in_use() -> PyErr {
+    PyRuntimeError::new_err("mmap is in use by an operation in progress")
 }
 
 /// The closed-check CPython makes before looking at any argument.
 fn ensure_open(slf: &Bound<'_, PyMmap>) -> PyResult<()> {
-    slf.borrow().open().map(drop)
+    slf.get().map().map(drop)
 }
 
 /// An index from Python (negative counts from the end) as an offset; out of
@@ -196,25 +241,28 @@ impl PyMmap {
         // SAFETY: like CPython, the map only inspects, duplicates and maps
         // the caller's descriptor; it never closes it.
         let map = unsafe { options.map_raw(fileno) }.map_err(to_py)?;
-        Ok(PyMmap {
-            map: Some(map),
-            exports: 0,
-        })
+        Ok(PyMmap::new_open(map))
     }
 
-    fn close(&mut self) -> PyResult<()> {
-        if self.exports > 0 {
+    fn close(&self) -> PyResult<()> {
+        if self.exported() {
             return Err(PyBufferError::new_err(
                 "cannot close exported pointers exist",
             ));
         }
-        self.map = None;
+        let closing = self
+            .shared
+            .map
+            .try_borrow_mut()
+            .map_err(|_| in_use())?
+            .take();
+        drop(closing);
         Ok(())
     }
 
     #[getter]
     fn closed(&self) -> bool {
-        self.map.is_none()
+        self.map().is_err()
     }
 
     fn __enter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
@@ -223,19 +271,19 @@ impl PyMmap {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
         self.close()
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        Ok(self.open()?.len())
+        Ok(self.map()?.len())
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {
         let name = type_name(slf.as_any());
-        match slf.borrow().map.as_ref() {
-            None => format!("<{name} closed=True>"),
-            Some(map) => format!(
+        match slf.get().map() {
+            Err(_) => format!("<{name} closed=True>"),
+            Ok(map) => format!(
                 "<{name} closed=False, access={}, length={}, pos={}, offset={}>",
                 map.access().name(),
                 map.len(),
@@ -251,7 +299,7 @@ impl PyMmap {
 
     /// `bytes(m)`: a guarded copy (the buffer protocol would be unguarded).
     fn __bytes__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let map = self.open()?;
+        let map = self.map()?;
         PyBytes::new_with(py, map.len(), |buf| {
             map.read_at(0, buf).map(drop).map_err(to_py)
         })
@@ -262,11 +310,11 @@ impl PyMmap {
     }
 
     fn tell(&self) -> PyResult<usize> {
-        Ok(self.open()?.position())
+        Ok(self.map()?.position())
     }
 
     fn size(&self) -> PyResult<u64> {
-        self.open()?.file_size().map_err(to_py)
+        self.map()?.file_size().map_err(to_py)
     }
 
     #[pyo3(signature = (n = None, /))]
@@ -276,32 +324,29 @@ impl PyMmap {
     ) -> PyResult<Bound<'py, PyBytes>> {
         ensure_open(slf)?;
         let n = convert::optional_size(n)?;
-        let mut this = slf.borrow_mut();
-        let map = this.open_mut()?;
+        let mut map = slf.get().map_mut()?;
         let count = n.map_or(map.remaining(), |n| n.min(map.remaining()));
-        read_bytes(slf.py(), map, count)
+        read_bytes(slf.py(), &mut map, count)
     }
 
-    fn read_byte(&mut self) -> PyResult<u8> {
-        self.open_mut()?.read_byte().map_err(to_py)
+    fn read_byte(&self) -> PyResult<u8> {
+        self.map_mut()?.read_byte().map_err(to_py)
     }
 
-    fn readline<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let map = self.open_mut()?;
+    fn readline<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut map = self.map_mut()?;
         let count = map.line_len().map_err(to_py)?;
-        read_bytes(py, map, count)
+        read_bytes(py, &mut map, count)
     }
 
     #[pyo3(signature = (data, /))]
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         ensure_open(slf)?;
-        // Declared first so that it is released after the borrow below ends:
-        // releasing a view of this very map borrows the object.
         let data = Bytes::new(data)?;
-        let mut this = slf.borrow_mut();
+        let mut map = slf.get().map_mut()?;
         // SAFETY: the view keeps its bytes readable until it is dropped, after
         // this call; the core copies them like memmove, so they may be this map.
-        unsafe { this.open_mut()?.write_raw(data.as_ptr(), data.len()) }.map_err(to_py)?;
+        unsafe { map.write_raw(data.as_ptr(), data.len()) }.map_err(to_py)?;
         Ok(data.len())
     }
 
@@ -309,10 +354,7 @@ impl PyMmap {
     fn write_byte(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         ensure_open(slf)?;
         let value = convert::ubyte(value)?;
-        slf.borrow_mut()
-            .open_mut()?
-            .write_byte(value)
-            .map_err(to_py)
+        slf.get().map_mut()?.write_byte(value).map_err(to_py)
     }
 
     #[pyo3(signature = (dist, whence = Opt::missing(), /))]
@@ -326,7 +368,7 @@ impl PyMmap {
             2 => SeekFrom::End(dist as i64),
             _ => return Err(PyValueError::new_err("unknown seek type")),
         };
-        slf.borrow_mut().open_mut()?.seek(to).map_err(to_py)
+        slf.get().map_mut()?.seek(to).map_err(to_py)
     }
 
     #[pyo3(signature = (sub, start = Opt::missing(), end = Opt::missing(), /))]
@@ -362,8 +404,7 @@ impl PyMmap {
             convert::ssize(src)?,
             convert::ssize(count)?,
         );
-        let mut this = slf.borrow_mut();
-        let map = this.open_mut()?;
+        let mut map = slf.get().map_mut()?;
         map.copy_within(
             convert::unsigned(dest),
             convert::unsigned(src),
@@ -377,8 +418,7 @@ impl PyMmap {
         ensure_open(slf)?;
         let offset = offset.map(convert::ssize)?.unwrap_or(0);
         let size = size.map(convert::ssize)?;
-        let this = slf.borrow();
-        let map = this.open()?;
+        let map = slf.get().map()?;
         let size = size.map_or(map.len(), convert::unsigned);
         map.flush_range(convert::unsigned(offset), size)
             .map_err(to_py)
@@ -395,8 +435,7 @@ impl PyMmap {
         let option = convert::int(option)?;
         let start = start.map(convert::ssize)?.unwrap_or(0);
         let length = length.map(convert::ssize)?;
-        let this = slf.borrow();
-        let map = this.open()?;
+        let map = slf.get().map()?;
         let length = length.map_or(map.len(), convert::unsigned);
         map.advise(option, convert::unsigned(start), length)
             .map_err(to_py)
@@ -406,29 +445,34 @@ impl PyMmap {
     fn resize(slf: &Bound<'_, Self>, newsize: &Bound<'_, PyAny>) -> PyResult<()> {
         ensure_open(slf)?;
         let newsize = convert::ssize(newsize)?;
-        let mut this = slf.borrow_mut();
-        this.open()?;
-        if this.exports > 0 {
+        let this = slf.get();
+        let mut map = this.map_mut()?;
+        if this.exported() {
             return Err(PyBufferError::new_err(
                 "mmap can't resize with extant buffers exported.",
             ));
         }
-        this.open_mut()?
-            .resize(convert::unsigned(newsize))
-            .map_err(to_py)
+        map.resize(convert::unsigned(newsize)).map_err(to_py)
     }
 
     fn __getitem__<'py>(
         slf: &Bound<'py, Self>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        ensure_open(slf)?;
         let py = slf.py();
+        if convert::is_exact_int(key) {
+            // The fast path: converting an int runs no Python code, so one
+            // borrow serves for the closed-check and the access.
+            let map = slf.get().map()?;
+            let byte = map
+                .byte_at(absolute(convert::index(key)?, map.len()))
+                .map_err(to_py)?;
+            return Ok(byte.into_pyobject(py)?.into_any());
+        }
+        ensure_open(slf)?;
         if convert::is_index(key) {
-            // SAFETY: a borrowed pointer to a type object that lives forever.
-            let index = convert::ssize_or(key, unsafe { ffi::PyExc_IndexError })?;
-            let this = slf.borrow();
-            let map = this.open()?;
+            let index = convert::index(key)?;
+            let map = slf.get().map()?;
             let byte = map.byte_at(absolute(index, map.len())).map_err(to_py)?;
             return Ok(byte.into_pyobject(py)?.into_any());
         }
@@ -436,8 +480,7 @@ impl PyMmap {
             return Err(PyTypeError::new_err("mmap indices must be integers"));
         };
         let parts = unpack(slice)?;
-        let this = slf.borrow();
-        let map = this.open()?;
+        let map = slf.get().map()?;
         let (start, count) = adjust(parts, map.len());
         let bytes = PyBytes::new_with(py, count, |buf| {
             match parts.2 {
@@ -470,7 +513,7 @@ impl PyMmap {
     }
 
     fn __reversed__(slf: &Bound<'_, Self>) -> PyResult<ByteIterator> {
-        let len = slf.borrow().open()?.len();
+        let len = slf.get().map()?.len();
         Ok(ByteIterator {
             map: slf.clone().unbind(),
             next: len,
@@ -486,12 +529,8 @@ impl PyMmap {
             if needle.len() != 1 {
                 return Ok(false);
             }
-            return Ok(slf
-                .borrow()
-                .open()?
-                .find(&needle, ..)
-                .map_err(to_py)?
-                .is_some());
+            let found = slf.get().map()?.find(&needle, ..).map_err(to_py)?;
+            return Ok(found.is_some());
         }
         let mut bytes = ByteIterator {
             map: slf.clone().unbind(),
@@ -511,8 +550,8 @@ impl PyMmap {
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        let mut this = slf.borrow_mut();
-        let map = this.open_mut()?;
+        let this = slf.get();
+        let mut map = this.map_mut()?;
         let readonly = c_int::from(map.access() == Access::Read);
         // SAFETY: `view` is the caller's to fill; the memory stays mapped and
         // in place while the view lives, because close and resize refuse to
@@ -530,12 +569,12 @@ impl PyMmap {
         if ret == -1 {
             return Err(PyErr::fetch(slf.py()));
         }
-        this.exports += 1;
+        this.shared.exports.set(this.shared.exports.get() + 1);
         Ok(())
     }
 
-    unsafe fn __releasebuffer__(&mut self, _view: *mut ffi::Py_buffer) {
-        self.exports -= 1;
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
+        self.shared.exports.set(self.shared.exports.get() - 1);
     }
 }
 
@@ -545,13 +584,12 @@ fn assign(
     key: &Bound<'_, PyAny>,
     value: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    if slf.borrow().open()?.access() == Access::Read {
+    if slf.get().map()?.access() == Access::Read {
         return Err(to_py(Error::ReadOnly.into()));
     }
     if convert::is_index(key) {
-        // SAFETY: a borrowed pointer to a type object that lives forever.
-        let index = convert::ssize_or(key, unsafe { ffi::PyExc_IndexError })?;
-        let len = slf.borrow().open()?.len();
+        let index = convert::index(key)?;
+        let len = slf.get().map()?.len();
         if absolute(index, len) >= len {
             return Err(PyIndexError::new_err("mmap index out of range"));
         }
@@ -567,11 +605,9 @@ fn assign(
             .map_err(|_| PyValueError::new_err("mmap item value must be in range(0, 256)"))?;
         // The value's __index__ may have shrunk the map: the core checks the
         // index again against the current length.
-        let mut this = slf.borrow_mut();
-        let map = this.open_mut()?;
-        return map
-            .set_byte(absolute(index, map.len()), value)
-            .map_err(to_py);
+        let mut map = slf.get().map_mut()?;
+        let index = absolute(index, map.len());
+        return map.set_byte(index, value).map_err(to_py);
     }
     let Ok(slice) = key.cast::<PySlice>() else {
         return Err(PyTypeError::new_err("mmap indices must be integer"));
@@ -582,10 +618,8 @@ fn assign(
             "mmap object doesn't support slice deletion",
         ));
     };
-    // Declared before the borrow, so released after it (see `write`).
     let data = Bytes::new(value)?;
-    let mut this = slf.borrow_mut();
-    let map = this.open_mut()?;
+    let mut map = slf.get().map_mut()?;
     // Normalised only now: getting the buffer may have resized the map.
     let (start, count) = adjust(parts, map.len());
     if data.len() != count {
@@ -617,12 +651,11 @@ fn search(
     let needle = Bytes::new(sub)?.to_vec();
     let start = start.map(convert::ssize)?;
     let end = end.map(convert::ssize)?;
-    let this = slf.borrow();
-    let map = this.open()?;
+    let map = slf.get().map()?;
     let len = map.len();
     let start = clamp_bound(start.unwrap_or(map.position() as isize), len);
     let end = clamp_bound(end.unwrap_or(len as isize), len);
-    let found = find(map, &needle, start..end).map_err(to_py)?;
+    let found = find(&map, &needle, start..end).map_err(to_py)?;
     Ok(found.map_or(-1, |i| i as isize))
 }
 
@@ -643,8 +676,7 @@ impl ByteIterator {
     }
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let owner = self.map.bind(py).borrow();
-        let map = owner.open()?;
+        let map = self.map.get().map()?;
         let index = match self.reverse {
             false if self.next < map.len() => self.next,
             true if self.next > 0 && self.next <= map.len() => self.next - 1,
