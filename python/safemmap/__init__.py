@@ -10,7 +10,14 @@ import functools as _functools
 
 from safemmap._safemmap import *  # noqa: F401,F403
 from safemmap._safemmap import __version__, error, mmap  # noqa: F401
-from safemmap._safemmap import _install_fault_handler
+from safemmap._safemmap import _install_fault_handler, _set_default_workers
+from safemmap._cpu import (  # noqa: F401
+    available_cpu_count,
+    cpu_count,
+    default_process_workers,
+    default_thread_workers,
+    process_cpu_count,
+)
 
 
 def _keep_on_top(enable):
@@ -31,3 +38,9 @@ def _keep_on_top(enable):
 
 if not getattr(_faulthandler.enable, "_safemmap_wrapped", False):
     _faulthandler.enable = _keep_on_top(_faulthandler.enable)
+
+# Parallel scans (find, rfind, count) default to this many workers.
+try:
+    _set_default_workers(available_cpu_count())
+except ValueError:  # an invalid CPU count override: scans use the core's count
+    pass

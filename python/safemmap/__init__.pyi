@@ -61,6 +61,21 @@ if sys.platform == "darwin":
 
 error = OSError
 
+def cpu_count() -> int | None:
+    """The logical CPUs of the system: Python 3.13's os.cpu_count()."""
+
+def process_cpu_count() -> int | None:
+    """The CPUs the calling thread may run on: Python 3.13's os.process_cpu_count()."""
+
+def available_cpu_count() -> int:
+    """process_cpu_count() capped by cgroup CPU quotas (rounded up); at least 1."""
+
+def default_thread_workers() -> int:
+    """Python 3.13's ThreadPoolExecutor default: min(32, (process_cpu_count() or 1) + 4)."""
+
+def default_process_workers() -> int:
+    """Python 3.13's process pool default: process_cpu_count() or 1 (at most 61 on Windows)."""
+
 class mmap:
     """A memory-mapped file or anonymous region (CPython 3.13 semantics).
 

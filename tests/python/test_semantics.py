@@ -242,10 +242,16 @@ def test_pagesize_constants():
     assert safemmap.ALLOCATIONGRANULARITY == safemmap.PAGESIZE
 
 
+# What safemmap adds to the stdlib's names (README: CPU counts).
+EXTRAS = {"cpu_count", "process_cpu_count", "available_cpu_count",
+          "default_thread_workers", "default_process_workers"}
+
+
 @linux_x86_64
-def test_public_names_are_exactly_the_stdlib_ones():
+def test_public_names_are_the_stdlib_ones_and_the_cpu_counts():
     public = {name for name in dir(safemmap) if not name.startswith("_")}
-    assert public == set(CONSTANTS) | {"PAGESIZE", "ALLOCATIONGRANULARITY", "error", "mmap"}
+    stdlib = set(CONSTANTS) | {"PAGESIZE", "ALLOCATIONGRANULARITY", "error", "mmap"}
+    assert public - EXTRAS == stdlib
 
 
 @pytest.mark.parametrize("name", ["PROT_NONE", "MAP_FIXED", "MADV_SOFT_OFFLINE", "MAP_HUGETLB",
@@ -293,9 +299,9 @@ def test_method_exists(name):
     assert callable(getattr(M, name))
 
 
-@pytest.mark.parametrize("name", ["fileno", "count", "index", "readable", "readlines",
-                                  "readinto", "__add__", "__mul__", "__bool__",
-                                  "__class_getitem__"])
+# count and readinto are safemmap's additions (README), tested in test_scans.py.
+@pytest.mark.parametrize("name", ["fileno", "index", "readable", "readlines",
+                                  "__add__", "__mul__", "__bool__", "__class_getitem__"])
 def test_method_absent(name):
     assert not hasattr(M, name)
 
@@ -327,8 +333,11 @@ def test_methods_are_positional_only(name):
         signature = inspect.signature(getattr(M, name))
     except (ValueError, TypeError):
         return  # CPython's methods have no signature at all
-    kinds = {p.kind for p in list(signature.parameters.values())[1:]}
+    parameters = list(signature.parameters.values())[1:]
+    # The one keyword safemmap adds: `workers=` of the scans (README).
+    kinds = {p.kind for p in parameters if p.name != "workers"}
     assert kinds <= {inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL}
+    assert all(p.kind == inspect.Parameter.KEYWORD_ONLY for p in parameters if p.name == "workers")
 
 
 @pytest.mark.parametrize("call", [

@@ -7,6 +7,7 @@ use std::ptr::NonNull;
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 /// Reads the result of a C-API call that signals errors with -1.
 fn checked<T: PartialEq + From<i8>>(py: Python<'_>, value: T) -> PyResult<T> {
@@ -42,6 +43,17 @@ pub fn is_exact_int(obj: &Bound<'_, PyAny>) -> bool {
 pub fn index(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
     // SAFETY: a borrowed pointer to a type object that lives forever.
     ssize_or(obj, unsafe { ffi::PyExc_IndexError })
+}
+
+/// A slice bound as `bytes.count` takes one: an int or `__index__` object,
+/// clamped to the `Py_ssize_t` range rather than overflowing.
+pub fn slice_index(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
+    if !is_index(obj) {
+        return Err(PyTypeError::new_err(
+            "slice indices must be integers or None or have an __index__ method",
+        ));
+    }
+    ssize_or(obj, std::ptr::null_mut())
 }
 
 /// A `Py_ssize_t` argument ("n" format): `Python int too large to convert to
@@ -123,10 +135,27 @@ pub struct Bytes {
 
 impl Bytes {
     pub fn new(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+        Bytes::get(obj, ffi::PyBUF_SIMPLE)
+    }
+
+    /// A writable view ("w*"), as `readinto` wants.
+    pub fn writable(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+        Bytes::get(obj, ffi::PyBUF_WRITABLE).map_err(|_| {
+            let name = obj
+                .get_type()
+                .name()
+                .map_or_else(|_| "?".into(), |n| n.to_string());
+            PyTypeError::new_err(format!(
+                "readinto() argument must be read-write bytes-like object, not {name}"
+            ))
+        })
+    }
+
+    fn get(obj: &Bound<'_, PyAny>, flags: c_int) -> PyResult<Bytes> {
         // SAFETY: Py_buffer is plain data that PyObject_GetBuffer fills in.
         let mut view: Box<ffi::Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: `view` is writable; on failure nothing needs releasing.
-        let ret = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, ffi::PyBUF_SIMPLE) };
+        let ret = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, flags) };
         checked(obj.py(), ret)?;
         Ok(Bytes { view })
     }
@@ -137,6 +166,11 @@ impl Bytes {
         NonNull::new(self.view.buf.cast::<u8>())
             .unwrap_or(NonNull::dangling())
             .as_ptr()
+    }
+
+    /// The first byte, for writing: only for a view from [`writable`](Self::writable).
+    pub fn as_mut_ptr(&self) -> *mut u8 {
+        self.as_ptr().cast_mut()
     }
 
     pub fn len(&self) -> usize {
@@ -164,6 +198,49 @@ impl Drop for Bytes {
         // once; every `Bytes` lives inside a method holding the GIL.
         unsafe { ffi::PyBuffer_Release(&mut *self.view) };
     }
+}
+
+/// A new bytes object of `len` bytes that `fill` writes through a raw
+/// pointer; nothing zeroes it first. If `fill` fails the object is dropped
+/// unseen.
+pub fn bytes_with<'py>(
+    py: Python<'py>,
+    len: usize,
+    fill: impl FnOnce(*mut u8) -> PyResult<()>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    // SAFETY: a NULL source asks CPython for an uninitialised object of
+    // `len` bytes (or NULL with an error set).
+    let bytes = unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyBytes_FromStringAndSize(std::ptr::null(), len as isize),
+        )?
+    };
+    // SAFETY: `bytes` is a live bytes object; its buffer holds `len` bytes.
+    fill(unsafe { ffi::PyBytes_AsString(bytes.as_ptr()) }.cast())?;
+    // SAFETY: PyBytes_FromStringAndSize made a bytes object.
+    Ok(unsafe { bytes.cast_into_unchecked() })
+}
+
+/// The needle of `count`: a bytes-like object or a byte value, as
+/// `bytes.count` takes it.
+pub fn needle(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if is_index(obj) {
+        let value = ssize(obj)?;
+        let byte = u8::try_from(value).map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("byte must be in range(0, 256)")
+        })?;
+        return Ok(vec![byte]);
+    }
+    Bytes::new(obj).map(|bytes| bytes.to_vec()).map_err(|_| {
+        let name = obj
+            .get_type()
+            .name()
+            .map_or_else(|_| "?".into(), |n| n.to_string());
+        PyTypeError::new_err(format!(
+            "argument should be integer or bytes-like object, not '{name}'"
+        ))
+    })
 }
 
 /// An optional positional argument. Unlike `Option`, an explicit `None`

@@ -3,6 +3,7 @@
 //! arguments, errors and the buffer protocol.
 
 mod convert;
+mod cpu;
 mod errors;
 mod object;
 
@@ -14,12 +15,21 @@ fn _install_fault_handler() {
     safemmap::install_fault_handler();
 }
 
+/// Sets the worker count scans use by default (`__init__` passes its
+/// `available_cpu_count()`, which honours `-X cpu_count`).
+#[pyfunction]
+fn _set_default_workers(workers: usize) {
+    safemmap::set_default_workers(workers);
+}
+
 #[pymodule]
 fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<object::PyMmap>()?;
     module.add_function(wrap_pyfunction!(_install_fault_handler, module)?)?;
+    module.add_function(wrap_pyfunction!(_set_default_workers, module)?)?;
+    cpu::register(module)?;
     module.add("error", py.get_type::<pyo3::exceptions::PyOSError>())?;
     for access in [
         safemmap::Access::Default,

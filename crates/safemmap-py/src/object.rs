@@ -12,14 +12,15 @@
 //! than an `m[i]` of CPython's takes.
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PySlice, PyTuple};
-use safemmap::{raw, Access, Error, Mmap, MmapOptions};
+use safemmap::{raw, Access, Error, Mmap, MmapOptions, Scan, View};
 
 use crate::convert::{self, Bytes, Opt};
 use crate::errors::{closed, to_py};
@@ -49,7 +50,14 @@ struct Shared {
     map: RefCell<Option<Mmap>>,
     /// Live buffer-protocol views; while any exists the mapping must stay put.
     exports: Cell<usize>,
+    /// Operations running on a [`View`] without the GIL; close and resize
+    /// wait for them (atomic: they finish without the GIL).
+    detached: AtomicUsize,
 }
+
+/// Operations on this many bytes or more let go of the GIL meanwhile;
+/// below it, releasing and taking it back costs more than it frees.
+const DETACH_BYTES: usize = 1 << 20;
 
 // SAFETY: `Shared` is only reached through `PyMmap`'s methods, which run with
 // the GIL held: the module does not declare itself safe for free-threaded
@@ -62,6 +70,7 @@ impl PyMmap {
         let shared = Shared {
             map: RefCell::new(Some(map)),
             exports: Cell::new(0),
+            detached: AtomicUsize::new(0),
         };
         PyMmap { shared }
     }
@@ -79,6 +88,36 @@ impl PyMmap {
 
     fn exported(&self) -> bool {
         self.shared.exports.get() > 0
+    }
+
+    /// Runs `work` on a view of the map, without the GIL if `long`. Close
+    /// and resize, the only operations that unmap or move the mapping, wait
+    /// until it is done.
+    fn with_view<R: Send>(
+        &self,
+        py: Python<'_>,
+        long: bool,
+        work: impl FnOnce(View) -> R + Send,
+    ) -> PyResult<R> {
+        // SAFETY: the count taken below, before the GIL can be released,
+        // makes close and resize wait, so the mapping stays put until the
+        // count is given back.
+        let view = unsafe { self.map()?.view() };
+        self.shared.detached.fetch_add(1, Ordering::Acquire);
+        let result = if long {
+            py.detach(|| work(view))
+        } else {
+            work(view)
+        };
+        self.shared.detached.fetch_sub(1, Ordering::Release);
+        Ok(result)
+    }
+
+    /// Waits, without the GIL, until no operation runs on a view.
+    fn wait_for_views(&self, py: Python<'_>) {
+        while self.shared.detached.load(Ordering::Acquire) > 0 {
+            py.detach(std::thread::yield_now);
+        }
     }
 }
 
@@ -135,7 +174,16 @@ fn adjust((mut start, mut stop, step): (isize, isize, isize), len: usize) -> (us
 
 /// Reads `count` bytes from the position into a new bytes object.
 fn read_bytes<'py>(py: Python<'py>, map: &mut Mmap, count: usize) -> PyResult<Bound<'py, PyBytes>> {
-    PyBytes::new_with(py, count, |buf| map.read_exact(buf).map_err(to_py))
+    if count == 0 {
+        // The position may lie past the end, where even a zero seek fails.
+        return Ok(PyBytes::new(py, b""));
+    }
+    let at = map.position();
+    // SAFETY: the new object's buffer is writable and seen by nobody else.
+    let fill = |dst| unsafe { map.read_at_raw(at, dst, count) }.map_err(to_py);
+    let bytes = convert::bytes_with(py, count, fill)?;
+    map.seek(SeekFrom::Current(count as i64)).map_err(to_py)?;
+    Ok(bytes)
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -244,12 +292,13 @@ impl PyMmap {
         Ok(PyMmap::new_open(map))
     }
 
-    fn close(&self) -> PyResult<()> {
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
         if self.exported() {
             return Err(PyBufferError::new_err(
                 "cannot close exported pointers exist",
             ));
         }
+        self.wait_for_views(py);
         let closing = self
             .shared
             .map
@@ -271,8 +320,8 @@ impl PyMmap {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.close()
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.close(py)
     }
 
     fn __len__(&self) -> PyResult<usize> {
@@ -371,24 +420,79 @@ impl PyMmap {
         slf.get().map_mut()?.seek(to).map_err(to_py)
     }
 
-    #[pyo3(signature = (sub, start = Opt::missing(), end = Opt::missing(), /))]
+    #[pyo3(signature = (sub, start = Opt::missing(), end = Opt::missing(), /, *, workers = None))]
     fn find(
         slf: &Bound<'_, Self>,
         sub: &Bound<'_, PyAny>,
         start: Opt<'_>,
         end: Opt<'_>,
+        workers: Option<usize>,
     ) -> PyResult<isize> {
-        search(slf, sub, start, end, Mmap::find)
+        search(slf, sub, start, end, workers, |scan, needle| {
+            scan.find(needle)
+        })
     }
 
-    #[pyo3(signature = (sub, start = Opt::missing(), end = Opt::missing(), /))]
+    #[pyo3(signature = (sub, start = Opt::missing(), end = Opt::missing(), /, *, workers = None))]
     fn rfind(
         slf: &Bound<'_, Self>,
         sub: &Bound<'_, PyAny>,
         start: Opt<'_>,
         end: Opt<'_>,
+        workers: Option<usize>,
     ) -> PyResult<isize> {
-        search(slf, sub, start, end, Mmap::rfind)
+        search(slf, sub, start, end, workers, |scan, needle| {
+            scan.rfind(needle)
+        })
+    }
+
+    /// `count(sub[, start[, end]])`, with `bytes.count`'s semantics: `sub`
+    /// may be a byte value, `start` and `end` default to the whole map.
+    #[pyo3(signature = (sub, start = None, end = None, /, *, workers = None))]
+    fn count(
+        slf: &Bound<'_, Self>,
+        sub: &Bound<'_, PyAny>,
+        start: Option<&Bound<'_, PyAny>>,
+        end: Option<&Bound<'_, PyAny>>,
+        workers: Option<usize>,
+    ) -> PyResult<usize> {
+        ensure_open(slf)?;
+        let needle = convert::needle(sub)?;
+        let start = start.map(convert::slice_index).transpose()?;
+        let end = end.map(convert::slice_index).transpose()?;
+        let len = slf.get().map()?.len();
+        let start = start.unwrap_or(0);
+        if start > len as isize {
+            // bytes.count counts nothing past the end, not even b"".
+            return Ok(0);
+        }
+        let range = clamp_bound(start, len)..clamp_bound(end.unwrap_or(len as isize), len);
+        let long = range.len() >= DETACH_BYTES;
+        let count = |view: View| scan(view, range, workers).count(&needle);
+        slf.get().with_view(slf.py(), long, count)?.map_err(to_py)
+    }
+
+    /// `readinto(buffer)`: reads from the position into a writable buffer,
+    /// as much as fits, and returns how many bytes that was.
+    #[pyo3(signature = (buffer, /))]
+    fn readinto(slf: &Bound<'_, Self>, buffer: &Bound<'_, PyAny>) -> PyResult<usize> {
+        ensure_open(slf)?;
+        let target = Bytes::writable(buffer)?;
+        let this = slf.get();
+        let (at, count) = {
+            let map = this.map()?;
+            (map.position(), target.len().min(map.remaining()))
+        };
+        let dst = target.as_mut_ptr() as usize;
+        // SAFETY: the view keeps `target`'s bytes writable until it is
+        // dropped, after this call; the copy behaves like memmove.
+        let read = |view: View| unsafe { view.read_raw(at, dst as *mut u8, count) };
+        this.with_view(slf.py(), count >= DETACH_BYTES, read)?
+            .map_err(to_py)?;
+        this.map_mut()?
+            .seek(SeekFrom::Start((at + count) as u64))
+            .map_err(to_py)?;
+        Ok(count)
     }
 
     #[pyo3(name = "move", signature = (dest, src, count, /))]
@@ -418,10 +522,9 @@ impl PyMmap {
         ensure_open(slf)?;
         let offset = offset.map(convert::ssize)?.unwrap_or(0);
         let size = size.map(convert::ssize)?;
-        let map = slf.get().map()?;
-        let size = size.map_or(map.len(), convert::unsigned);
-        map.flush_range(convert::unsigned(offset), size)
-            .map_err(to_py)
+        let size = size.map_or(slf.get().map()?.len(), convert::unsigned);
+        let flush = |view: View| view.flush_range(convert::unsigned(offset), size);
+        slf.get().with_view(slf.py(), true, flush)?.map_err(to_py)
     }
 
     #[pyo3(signature = (option, start = Opt::missing(), length = Opt::missing(), /))]
@@ -435,10 +538,9 @@ impl PyMmap {
         let option = convert::int(option)?;
         let start = start.map(convert::ssize)?.unwrap_or(0);
         let length = length.map(convert::ssize)?;
-        let map = slf.get().map()?;
-        let length = length.map_or(map.len(), convert::unsigned);
-        map.advise(option, convert::unsigned(start), length)
-            .map_err(to_py)
+        let length = length.map_or(slf.get().map()?.len(), convert::unsigned);
+        let advise = |view: View| view.advise(option, convert::unsigned(start), length);
+        slf.get().with_view(slf.py(), true, advise)?.map_err(to_py)
     }
 
     #[pyo3(signature = (newsize, /))]
@@ -446,13 +548,16 @@ impl PyMmap {
         ensure_open(slf)?;
         let newsize = convert::ssize(newsize)?;
         let this = slf.get();
-        let mut map = this.map_mut()?;
+        this.map()?;
         if this.exported() {
             return Err(PyBufferError::new_err(
                 "mmap can't resize with extant buffers exported.",
             ));
         }
-        map.resize(convert::unsigned(newsize)).map_err(to_py)
+        this.wait_for_views(slf.py());
+        this.map_mut()?
+            .resize(convert::unsigned(newsize))
+            .map_err(to_py)
     }
 
     fn __getitem__<'py>(
@@ -635,8 +740,15 @@ fn assign(
     .map_err(to_py)
 }
 
-/// [`Mmap::find`] or [`Mmap::rfind`].
-type Search = fn(&Mmap, &[u8], std::ops::Range<usize>) -> std::io::Result<Option<usize>>;
+/// A scan of `range` with the workers asked for (by default, as many as
+/// [`safemmap::cpu::available_cpu_count`] says).
+fn scan(view: View, range: std::ops::Range<usize>, workers: Option<usize>) -> Scan<'static> {
+    let scan = view.scan(range);
+    match workers {
+        Some(workers) => scan.workers(workers),
+        None => scan,
+    }
+}
 
 /// find and rfind: the needle, then start (default: the position) and end
 /// (default: the length), normalised like slice bounds.
@@ -645,17 +757,25 @@ fn search(
     sub: &Bound<'_, PyAny>,
     start: Opt<'_>,
     end: Opt<'_>,
-    find: Search,
+    workers: Option<usize>,
+    find: impl FnOnce(Scan<'static>, &[u8]) -> std::io::Result<Option<usize>> + Send,
 ) -> PyResult<isize> {
     ensure_open(slf)?;
     let needle = Bytes::new(sub)?.to_vec();
     let start = start.map(convert::ssize)?;
     let end = end.map(convert::ssize)?;
-    let map = slf.get().map()?;
-    let len = map.len();
-    let start = clamp_bound(start.unwrap_or(map.position() as isize), len);
-    let end = clamp_bound(end.unwrap_or(len as isize), len);
-    let found = find(&map, &needle, start..end).map_err(to_py)?;
+    let (start, end) = {
+        let map = slf.get().map()?;
+        let len = map.len();
+        let start = clamp_bound(start.unwrap_or(map.position() as isize), len);
+        (start, clamp_bound(end.unwrap_or(len as isize), len))
+    };
+    let long = end.saturating_sub(start) >= DETACH_BYTES;
+    let search = |view: View| find(scan(view, start..end, workers), &needle);
+    let found = slf
+        .get()
+        .with_view(slf.py(), long, search)?
+        .map_err(to_py)?;
     Ok(found.map_or(-1, |i| i as isize))
 }
 

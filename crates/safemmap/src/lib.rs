@@ -49,17 +49,21 @@
 //! * [`MmapOptions`] and [`Access`]: how a map is made, with CPython's
 //!   validation rules; [`Mmap`]: what it does.
 //! * [`Error`]: the crate's own refusals, carried inside `io::Error`.
+//! * [`cpu`]: how many CPUs, and how many workers to start.
 
 mod arch;
+pub mod cpu;
 mod door;
 mod error;
 mod mmap;
 mod options;
+mod scan;
 mod sys;
 
 pub use error::{refusal, Error, Fault, FaultKind};
 pub use mmap::Mmap;
 pub use options::{Access, MmapOptions};
+pub use scan::{default_workers, set_default_workers, Scan, View, MIN_CHUNK};
 pub use sys::{raw, AsFile};
 
 /// Installs safemmap's SIGBUS/SIGSEGV handler, or puts it back on top if

@@ -2,12 +2,13 @@
 
 use std::fmt;
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
-use std::ops::{Bound, Range, RangeBounds};
+use std::ops::RangeBounds;
 use std::ptr::NonNull;
 
 use crate::door::Mapped;
 use crate::error::Error;
 use crate::options::{Access, MmapOptions};
+use crate::scan::{Scan, View};
 use crate::sys::{self, raw};
 
 /// How much [`BufRead::fill_buf`] copies out of the map at a time.
@@ -169,9 +170,17 @@ impl Mmap {
     /// Copies bytes from `offset` into `buf`, as many as fit before the end;
     /// returns how many.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<usize> {
-        let count = buf.len().min(self.len.saturating_sub(offset));
-        self.mem().read(offset, &mut buf[..count])?;
-        Ok(count)
+        self.own_view().read_at(offset, buf)
+    }
+
+    /// Copies `len` bytes from `offset` to raw memory, which may be any
+    /// memory (this map's included); all of them must lie in the map.
+    ///
+    /// # Safety
+    /// `dst..dst + len` is writable and not referenced during the call.
+    pub unsafe fn read_at_raw(&self, offset: usize, dst: *mut u8, len: usize) -> io::Result<()> {
+        // SAFETY: passed on from the caller.
+        unsafe { self.own_view().read_raw(offset, dst, len) }
     }
 
     /// Fills `buf` with the bytes at `start`, `start + step`, `start + 2*step`...
@@ -189,13 +198,10 @@ impl Mmap {
     }
 
     /// The first index of `needle` lying wholly inside `range` (clamped to
-    /// the map). An empty needle is found at the range's start.
+    /// the map). An empty needle is found at the range's start. Large ranges
+    /// are searched in parallel: see [`scan`](Self::scan).
     pub fn find(&self, needle: &[u8], range: impl RangeBounds<usize>) -> io::Result<Option<usize>> {
-        match self.clamp(range) {
-            Some(range) if needle.is_empty() => Ok(Some(range.start)),
-            Some(range) => self.mem().find(range, needle),
-            None => Ok(None),
-        }
+        self.scan(range).find(needle)
     }
 
     /// The last index of `needle` lying wholly inside `range` (clamped to
@@ -205,27 +211,36 @@ impl Mmap {
         needle: &[u8],
         range: impl RangeBounds<usize>,
     ) -> io::Result<Option<usize>> {
-        match self.clamp(range) {
-            Some(range) if needle.is_empty() => Ok(Some(range.end)),
-            Some(range) => self.mem().rfind(range, needle),
-            None => Ok(None),
-        }
+        self.scan(range).rfind(needle)
     }
 
-    /// `range` clamped to `0..len`, or `None` if it ends before it starts.
-    fn clamp(&self, range: impl RangeBounds<usize>) -> Option<Range<usize>> {
-        let start = match range.start_bound() {
-            Bound::Included(&s) => s,
-            Bound::Excluded(&s) => s.saturating_add(1),
-            Bound::Unbounded => 0,
-        };
-        let end = match range.end_bound() {
-            Bound::Included(&e) => e.saturating_add(1),
-            Bound::Excluded(&e) => e,
-            Bound::Unbounded => self.len,
-        };
-        let (start, end) = (start.min(self.len), end.min(self.len));
-        (start <= end).then_some(start..end)
+    /// How many non-overlapping occurrences of `needle` lie in `range`, as
+    /// `bytes.count` counts them.
+    pub fn count(&self, needle: &[u8], range: impl RangeBounds<usize>) -> io::Result<usize> {
+        self.scan(range).count(needle)
+    }
+
+    /// A search or count over `range` whose number of threads can be set.
+    pub fn scan(&self, range: impl RangeBounds<usize>) -> Scan<'_> {
+        Scan::new(self.own_view(), range)
+    }
+
+    /// The map's bytes, reachable without borrowing the map: for work done
+    /// while the caller keeps the map alive and in place by other means.
+    ///
+    /// # Safety
+    /// The map is neither dropped nor resized while the view, or a copy of
+    /// it, is in use.
+    pub unsafe fn view(&self) -> View {
+        // SAFETY: passed on from the caller; the handler was installed when
+        // the map was made.
+        unsafe { View::new(self.base.as_ptr(), self.len, self.access) }
+    }
+
+    /// A view for use while `self` is borrowed.
+    fn own_view(&self) -> View {
+        // SAFETY: the borrow of `self` keeps the map alive and in place.
+        unsafe { self.view() }
     }
 
     /// How many bytes [`read_line`](BufRead::read_line) would return: up to
@@ -356,14 +371,7 @@ impl Mmap {
     /// Writes the dirty pages of `offset..offset + len` back to the file and
     /// waits for it. Read-only and copy-on-write maps have nothing to write.
     pub fn flush_range(&self, offset: usize, len: usize) -> io::Result<()> {
-        if offset > self.len || len > self.len - offset {
-            return Err(Error::FlushOutOfRange.into());
-        }
-        if matches!(self.access, Access::Read | Access::Copy) {
-            return Ok(());
-        }
-        // SAFETY: the range lies in the mapping (checked above).
-        unsafe { sys::flush(self.base.as_ptr().add(offset), len) }
+        self.own_view().flush_range(offset, len)
     }
 
     /// [`flush_range`](Self::flush_range) over the whole map.
@@ -374,18 +382,7 @@ impl Mmap {
     /// Gives the kernel `advice` (`MADV_*`) about `len` bytes from `start`;
     /// `len` is clamped to the end of the map.
     pub fn advise(&self, advice: i32, start: usize, len: usize) -> io::Result<()> {
-        if start >= self.len {
-            return Err(Error::AdviseStartOutOfRange.into());
-        }
-        if len > isize::MAX as usize {
-            return Err(Error::AdviseLengthInvalid.into());
-        }
-        if start + len > isize::MAX as usize {
-            return Err(Error::AdviseLengthTooLarge.into());
-        }
-        let len = len.min(self.len - start);
-        // SAFETY: `start..start + len` lies in the mapping (checked above).
-        unsafe { sys::advise(self.base.as_ptr().add(start), len, advice) }
+        self.own_view().advise(advice, start, len)
     }
 
     /// Changes the map's length, and the file's to `offset + new_len`

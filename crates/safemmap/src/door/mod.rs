@@ -9,8 +9,8 @@
 //!   over it would let the compiler assume things that are false. Safe code
 //!   only ever sees copies; the door reaches the mapping through raw
 //!   pointers. (The one exception, searching in place, lends a slice to
-//!   memchr's searcher for the duration of one guarded call inside this
-//!   module.)
+//!   memchr's and bytecount's routines for the duration of one guarded call
+//!   inside this module.)
 //! * **Fault protection.** Every access runs under [`guard`]: a fault comes
 //!   back as an `io::Error` carrying [`Fault`], and the map stays usable.
 //!
@@ -89,11 +89,20 @@ impl<'a> Mapped<'a> {
 
     /// Copies `dst.len()` bytes starting at `at` into `dst`.
     pub(crate) fn read(&self, at: usize, dst: &mut [u8]) -> io::Result<()> {
-        self.check(&(at..at + dst.len()));
-        // SAFETY: the source lies in the mapping (checked above); `dst` is a
-        // distinct Rust buffer, so the ranges cannot overlap.
-        unsafe { guard::copy(dst.as_mut_ptr(), self.base.add(at), dst.len()) }
-            .map_err(|caught| self.fault(caught))
+        // SAFETY: a Rust buffer is writable while borrowed.
+        unsafe { self.read_raw(at, dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// Copies `len` bytes starting at `at` to `dst`, like memmove.
+    ///
+    /// # Safety
+    /// `dst..dst + len` is writable for the duration of the call, and not
+    /// referenced. It may be any memory, this mapping included.
+    pub(crate) unsafe fn read_raw(&self, at: usize, dst: *mut u8, len: usize) -> io::Result<()> {
+        self.check(&(at..at + len));
+        // SAFETY: the source lies in the mapping (checked above); the caller
+        // vouches for the destination.
+        unsafe { self.copy(dst, self.base.add(at), len) }
     }
 
     /// The byte at `at`.
@@ -110,15 +119,22 @@ impl<'a> Mapped<'a> {
     /// any memory, this mapping included.
     pub(crate) unsafe fn write_raw(&self, at: usize, src: *const u8, len: usize) -> io::Result<()> {
         self.check(&(at..at + len));
-        let dst = self.base.wrapping_add(at);
-        if (dst as usize).wrapping_sub(src as usize) >= len
-            && (src as usize).wrapping_sub(dst as usize) >= len
-        {
-            // SAFETY: the destination lies in the mapping (checked above),
-            // the caller vouches for the source, and they do not overlap.
+        // SAFETY: the destination lies in the mapping (checked above); the
+        // caller vouches for the source.
+        unsafe { self.copy(self.base.add(at), src, len) }
+    }
+
+    /// Copies `len` bytes from `src` to `dst`, one side in this mapping.
+    ///
+    /// # Safety
+    /// Both ranges are valid for the copy; either may overlap the other.
+    unsafe fn copy(&self, dst: *mut u8, src: *const u8, len: usize) -> io::Result<()> {
+        let apart = |a: usize, b: usize| a.wrapping_sub(b) >= len;
+        if apart(dst as usize, src as usize) && apart(src as usize, dst as usize) {
+            // SAFETY: passed on from the caller, and the ranges do not overlap.
             return unsafe { guard::copy(dst, src, len) }.map_err(|caught| self.fault(caught));
         }
-        // SAFETY: as above, and `ptr::copy` allows the overlap.
+        // SAFETY: as above; `ptr::copy` allows the overlap.
         self.guarded(|| unsafe { ptr::copy(src, dst, len) })
     }
 
@@ -174,38 +190,50 @@ impl<'a> Mapped<'a> {
     pub(crate) fn find(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
         let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
-        self.search(range, move |hay| finder.find(hay))
+        let found = self.scan(range.clone(), move |hay| finder.find(hay))?;
+        Ok(found.map(|i| range.start + i))
     }
 
     /// The last index of `needle` wholly inside `range`.
     pub(crate) fn rfind(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
         let finder = memchr::memmem::FinderRev::new(needle);
         let finder = &finder;
-        self.search(range, move |hay| finder.rfind(hay))
+        let found = self.scan(range.clone(), move |hay| finder.rfind(hay))?;
+        Ok(found.map(|i| range.start + i))
     }
 
     /// The first index of `byte` inside `range`.
     pub(crate) fn find_byte(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
-        self.search(range, move |hay| memchr::memchr(byte, hay))
+        let found = self.scan(range.clone(), move |hay| memchr::memchr(byte, hay))?;
+        Ok(found.map(|i| range.start + i))
     }
 
-    /// Runs `search` over the mapped bytes of `range`; its result is an
-    /// index into `range`.
-    fn search(
+    /// How many non-overlapping occurrences of a non-empty `needle` lie in
+    /// `range`, counted greedily from its start.
+    pub(crate) fn count(&self, range: Range<usize>, needle: &[u8]) -> io::Result<usize> {
+        if let &[byte] = needle {
+            return self.scan(range, move |hay| bytecount::count(hay, byte));
+        }
+        let finder = memchr::memmem::Finder::new(needle);
+        let finder = &finder;
+        self.scan(range, move |hay| finder.find_iter(hay).count())
+    }
+
+    /// Runs `scan` over the mapped bytes of `range`.
+    fn scan<R: Copy>(
         &self,
         range: Range<usize>,
-        search: impl Fn(&[u8]) -> Option<usize> + Copy,
-    ) -> io::Result<Option<usize>> {
+        scan: impl Fn(&[u8]) -> R + Copy,
+    ) -> io::Result<R> {
         self.check(&range);
         let (start, len) = (self.base.wrapping_add(range.start), range.len());
-        let found = self.guarded(|| {
+        self.guarded(|| {
             // SAFETY: the range lies in the live mapping (checked above).
             // The slice lives only inside this guarded call, is only read by
-            // a searcher that returns an index, not a borrow, and is never
+            // a routine that returns a number, not a borrow, and is never
             // seen by safe code outside the door.
-            search(unsafe { std::slice::from_raw_parts(start, len) })
-        })?;
-        Ok(found.map(|i| range.start + i))
+            scan(unsafe { std::slice::from_raw_parts(start, len) })
+        })
     }
 }
 

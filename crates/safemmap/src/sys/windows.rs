@@ -1,5 +1,5 @@
-//! Windows backend: file mapping objects and views, and a vectored
-//! exception handler for faults in them.
+//! Windows backend: file mapping objects and views, a vectored exception
+//! handler for faults in them, and CPU counts.
 //!
 //! Windows has no `PROT_*`/`MAP_*` flags; the crate's portable encoding
 //! (below, in [`raw`]) is translated into page protections and view access.
@@ -7,6 +7,7 @@
 use std::ffi::c_void;
 use std::io;
 use std::os::windows::io::{AsHandle, AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::path::Path;
 use std::ptr;
 use std::sync::Once;
 
@@ -29,7 +30,10 @@ use windows_sys::Win32::System::Memory::{
     PAGE_WRITECOPY,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, GetCurrentThreadId};
+use windows_sys::Win32::System::Threading::{
+    GetActiveProcessorCount, GetActiveProcessorGroupCount, GetCurrentProcess, GetCurrentThreadId,
+    GetProcessAffinityMask, ALL_PROCESSOR_GROUPS,
+};
 
 use crate::door::guard;
 
@@ -86,6 +90,39 @@ pub(crate) fn page_size() -> usize {
 
 pub(crate) fn allocation_granularity() -> usize {
     system_info().dwAllocationGranularity as usize
+}
+
+/// Logical CPUs in all processor groups, CPython's `os.cpu_count()`.
+pub(crate) fn online_cpus() -> Option<usize> {
+    // SAFETY: no preconditions.
+    let count = unsafe { GetActiveProcessorCount(ALL_PROCESSOR_GROUPS) };
+    Some(count as usize).filter(|&count| count >= 1)
+}
+
+/// CPython reads no thread affinity on Windows.
+pub(crate) fn thread_affinity_cpus() -> Option<usize> {
+    None
+}
+
+/// The CPUs in the process affinity mask (set by `start /affinity`, a job
+/// object or SetProcessAffinityMask). The mask only covers the process's
+/// own processor group, so it only counts on machines with one group (at
+/// most 64 logical CPUs); it is zero for a process that spans groups.
+pub(crate) fn process_affinity_cpus() -> Option<usize> {
+    // SAFETY: no preconditions.
+    if unsafe { GetActiveProcessorGroupCount() } != 1 {
+        return None;
+    }
+    let (mut process, mut system) = (0, 0);
+    // SAFETY: the pseudo-handle of the current process is always valid; the
+    // call writes two usize masks.
+    let ok = unsafe { GetProcessAffinityMask(GetCurrentProcess(), &mut process, &mut system) };
+    (ok != 0 && process != 0).then(|| process.count_ones() as usize)
+}
+
+/// No cgroups on Windows.
+pub(crate) fn cgroup_root() -> Option<&'static Path> {
+    None
 }
 
 fn split(value: u64) -> (u32, u32) {

@@ -1,8 +1,10 @@
 //! Unix backend: mmap(2), mremap(2) where Linux has it, msync, madvise,
-//! fstat, ftruncate and dup.
+//! fstat, ftruncate and dup; CPU counts.
 
+mod cpu;
 mod signal;
 
+pub(crate) use cpu::{cgroup_root, online_cpus, process_affinity_cpus, thread_affinity_cpus};
 pub(crate) use signal::{install_fault_handler, thread_token};
 
 use std::io;

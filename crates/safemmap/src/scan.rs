@@ -1,0 +1,333 @@
+//! Reading, searching and counting through a [`View`], which reaches a
+//! map's bytes without borrowing the [`Mmap`](crate::Mmap), and [`Scan`],
+//! which splits large searches and counts across threads.
+//!
+//! ## Parallel scans
+//!
+//! A scan of `n` bytes with `w` workers cuts the range into `w` chunks (but
+//! none under [`MIN_CHUNK`]: below that, waking threads costs more than it
+//! saves) and searches them on a shared thread pool sized by
+//! [`available_cpu_count`](crate::cpu::available_cpu_count). Each chunk's
+//! window reaches `needle.len() - 1` bytes into the next one, so a match
+//! that straddles a border is found by the chunk it starts in, and only
+//! there. The results are exactly the serial scan's:
+//!
+//! * `find` takes the first chunk's hit, `rfind` the last one's;
+//! * `count` adds up the chunks' counts when occurrences cannot overlap one
+//!   another (one byte, or a needle with no border, like `"\r\n"`); for a
+//!   needle like `"aa"`, where greedy non-overlapping counting depends on
+//!   where the previous match ended, the scan stays serial.
+
+use std::io;
+use std::marker::PhantomData;
+use std::ops::{Bound, Range, RangeBounds};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use crate::door::Mapped;
+use crate::error::Error;
+use crate::options::Access;
+use crate::sys;
+
+/// The smallest piece of a scan worth a thread of its own.
+pub const MIN_CHUNK: usize = 4 << 20;
+
+/// The workers a scan uses unless told otherwise; 0 until first needed.
+static DEFAULT_WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many workers scans use by default:
+/// [`available_cpu_count`](crate::cpu::available_cpu_count), computed at the
+/// first large scan (it reads cgroup files, which takes tens of
+/// microseconds) unless [`set_default_workers`] came first.
+pub fn default_workers() -> usize {
+    match DEFAULT_WORKERS.load(Ordering::Relaxed) {
+        0 => {
+            let workers = crate::cpu::available_cpu_count();
+            DEFAULT_WORKERS.store(workers, Ordering::Relaxed);
+            workers
+        }
+        workers => workers,
+    }
+}
+
+/// Changes how many workers scans use by default (0 counts as 1). The
+/// Python module sets it at import from its own count, which also honours
+/// `-X cpu_count`. The thread pool, once started, keeps its size.
+pub fn set_default_workers(workers: usize) {
+    DEFAULT_WORKERS.store(workers.max(1), Ordering::Relaxed);
+}
+
+/// A map's bytes and access, usable without borrowing the `Mmap`: for
+/// work done while the map's owner keeps it pinned by other means (the
+/// Python bindings scan with the GIL released while close and resize wait).
+/// Obtained with [`Mmap::view`](crate::Mmap::view).
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    base: *mut u8,
+    len: usize,
+    access: Access,
+}
+
+// SAFETY: a View only reads and flushes through the door, which may run
+// on any thread; its creator vouches that the mapping outlives its use.
+unsafe impl Send for View {}
+// SAFETY: as for Send: every method takes `&self` and only reads.
+unsafe impl Sync for View {}
+
+impl View {
+    /// # Safety
+    /// `base..base + len` is a live mapping that stays mapped, unmoved, for
+    /// as long as the view (or a copy of it) is used, and the fault handler
+    /// is installed.
+    pub(crate) unsafe fn new(base: *mut u8, len: usize, access: Access) -> View {
+        View { base, len, access }
+    }
+
+    fn mem(&self) -> Mapped<'_> {
+        // SAFETY: the view's creator promised the mapping outlives its use.
+        unsafe { Mapped::new(self.base, self.len) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies bytes from `offset` into `buf`, as many as fit before the end;
+    /// returns how many.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<usize> {
+        let count = buf.len().min(self.len.saturating_sub(offset));
+        self.mem().read(offset, &mut buf[..count])?;
+        Ok(count)
+    }
+
+    /// Copies `len` bytes from `offset` to raw memory, which may be any
+    /// memory (this map's included); all of them must lie in the map.
+    ///
+    /// # Safety
+    /// `dst..dst + len` is writable and not referenced during the call.
+    pub unsafe fn read_raw(&self, offset: usize, dst: *mut u8, len: usize) -> io::Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        if offset > self.len || self.len - offset < len {
+            return Err(Error::IndexOutOfRange.into());
+        }
+        // SAFETY: passed on from the caller; the door checks the source.
+        unsafe { self.mem().read_raw(offset, dst, len) }
+    }
+
+    /// A search or count over `range`, clamped to the map.
+    pub fn scan(&self, range: impl RangeBounds<usize>) -> Scan<'static> {
+        Scan::new(*self, range)
+    }
+
+    /// See [`Mmap::flush_range`](crate::Mmap::flush_range).
+    pub fn flush_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        if offset > self.len || len > self.len - offset {
+            return Err(Error::FlushOutOfRange.into());
+        }
+        if matches!(self.access, Access::Read | Access::Copy) {
+            return Ok(());
+        }
+        // SAFETY: the range lies in the mapping (checked above).
+        unsafe { sys::flush(self.base.add(offset), len) }
+    }
+
+    /// See [`Mmap::advise`](crate::Mmap::advise).
+    pub fn advise(&self, advice: i32, start: usize, len: usize) -> io::Result<()> {
+        if start >= self.len {
+            return Err(Error::AdviseStartOutOfRange.into());
+        }
+        if len > isize::MAX as usize {
+            return Err(Error::AdviseLengthInvalid.into());
+        }
+        if start + len > isize::MAX as usize {
+            return Err(Error::AdviseLengthTooLarge.into());
+        }
+        let len = len.min(self.len - start);
+        // SAFETY: `start..start + len` lies in the mapping (checked above).
+        unsafe { sys::advise(self.base.add(start), len, advice) }
+    }
+}
+
+/// `range` clamped to `0..len`, or `None` if it ends before it starts.
+fn clamp(range: impl RangeBounds<usize>, len: usize) -> Option<Range<usize>> {
+    let start = match range.start_bound() {
+        Bound::Included(&s) => s,
+        Bound::Excluded(&s) => s.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&e) => e.saturating_add(1),
+        Bound::Excluded(&e) => e,
+        Bound::Unbounded => len,
+    };
+    let (start, end) = (start.min(len), end.min(len));
+    (start <= end).then_some(start..end)
+}
+
+/// A search or count over part of a map. By default it may use
+/// [`available_cpu_count`](crate::cpu::available_cpu_count) threads;
+/// [`workers`](Self::workers) changes that, 1 meaning serial.
+///
+/// ```
+/// let mut map = safemmap::Mmap::anonymous(1 << 20)?;
+/// map.write_at(1000, b"needle")?;
+/// assert_eq!(map.scan(..).workers(1).find(b"needle")?, Some(1000));
+/// assert_eq!(map.scan(500..).count(b"\0")?, (1 << 20) - 500 - 6);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Scan<'a> {
+    view: View,
+    /// `None` for a range that ends before it starts: nothing is found.
+    range: Option<Range<usize>>,
+    /// `None`: [`default_workers`].
+    workers: Option<usize>,
+    _borrow: PhantomData<&'a ()>,
+}
+
+impl<'a> Scan<'a> {
+    pub(crate) fn new(view: View, range: impl RangeBounds<usize>) -> Scan<'a> {
+        Scan {
+            view,
+            range: clamp(range, view.len),
+            workers: None,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// How many threads may share the scan (0 counts as 1).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers.max(1));
+        self
+    }
+
+    /// The first index of `needle` lying wholly inside the range. An empty
+    /// needle is found at the range's start.
+    pub fn find(&self, needle: &[u8]) -> io::Result<Option<usize>> {
+        let Some(range) = self.range.clone() else {
+            return Ok(None);
+        };
+        if needle.is_empty() {
+            return Ok(Some(range.start));
+        }
+        let hits = self.per_chunk(range, needle, |mem, window| mem.find(window, needle))?;
+        Ok(hits.into_iter().flatten().next())
+    }
+
+    /// The last index of `needle` lying wholly inside the range. An empty
+    /// needle is found at the range's end.
+    pub fn rfind(&self, needle: &[u8]) -> io::Result<Option<usize>> {
+        let Some(range) = self.range.clone() else {
+            return Ok(None);
+        };
+        if needle.is_empty() {
+            return Ok(Some(range.end));
+        }
+        let hits = self.per_chunk(range, needle, |mem, window| mem.rfind(window, needle))?;
+        Ok(hits.into_iter().flatten().next_back())
+    }
+
+    /// How many non-overlapping occurrences of `needle` lie in the range,
+    /// counted from its start as `bytes.count` counts them (an empty needle:
+    /// one more than the range's length).
+    pub fn count(&self, needle: &[u8]) -> io::Result<usize> {
+        let Some(range) = self.range.clone() else {
+            return Ok(0);
+        };
+        if needle.is_empty() {
+            return Ok(range.len() + 1);
+        }
+        let scan = if has_border(needle) {
+            self.clone().workers(1)
+        } else {
+            self.clone()
+        };
+        let counts = scan.per_chunk(range, needle, |mem, window| mem.count(window, needle))?;
+        Ok(counts.into_iter().sum())
+    }
+
+    /// Runs `search` over each chunk's window, in parallel when there are
+    /// several, and returns the results in chunk order.
+    fn per_chunk<R: Send>(
+        &self,
+        range: Range<usize>,
+        needle: &[u8],
+        search: impl Fn(Mapped<'_>, Range<usize>) -> io::Result<R> + Sync,
+    ) -> io::Result<Vec<R>> {
+        let most = range.len() / MIN_CHUNK;
+        let chunks = match most {
+            0 | 1 => 1,
+            _ => self.workers.unwrap_or_else(default_workers).min(most),
+        };
+        let view = self.view;
+        if chunks == 1 {
+            return Ok(vec![search(view.mem(), range)?]);
+        }
+        let step = range.len().div_ceil(chunks);
+        let windows: Vec<Range<usize>> = (0..chunks)
+            .map(|i| {
+                let start = range.start + i * step;
+                let starts_end = (start + step).min(range.end);
+                start..(starts_end + needle.len() - 1).min(range.end)
+            })
+            .collect();
+        pool().install(|| {
+            windows
+                .into_par_iter()
+                .map(|window| search(view.mem(), window))
+                .collect()
+        })
+    }
+}
+
+/// Whether some proper prefix of `needle` is also its suffix, so that two
+/// occurrences can overlap (the last value of the KMP failure function).
+fn has_border(needle: &[u8]) -> bool {
+    let mut failure = vec![0usize; needle.len()];
+    let mut k = 0;
+    for i in 1..needle.len() {
+        while k > 0 && needle[i] != needle[k] {
+            k = failure[k - 1];
+        }
+        if needle[i] == needle[k] {
+            k += 1;
+        }
+        failure[i] = k;
+    }
+    failure.last().is_some_and(|&border| border > 0)
+}
+
+/// The threads parallel scans run on, one per available CPU.
+fn pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(default_workers())
+            .thread_name(|i| format!("safemmap-scan-{i}"))
+            .build()
+            .expect("cannot start the scan thread pool")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_border;
+
+    #[test]
+    fn borders() {
+        for needle in [&b"aa"[..], b"abab", b"aba", b"a\x00a"] {
+            assert!(has_border(needle), "{needle:?}");
+        }
+        for needle in [&b"a"[..], b"ab", b"\r\n", b"abcabd", b"needle"] {
+            assert!(!has_border(needle), "{needle:?}");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+"""safemmap's additions for speed: count(), readinto(), parallel scans with
+workers=, and the GIL let go during long operations."""
+
+import os
+import random
+import sys
+import threading
+import time
+
+import pytest
+
+import safemmap
+
+MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A 24 MiB map of random text, needles planted across chunk borders."""
+    rng = random.Random(7)
+    data = bytearray(rng.choice(b"abcdefgh \n") for _ in range(24 * MIB))
+    for at in (0, 4 * MIB - 3, 6 * MIB - 1, 12 * MIB - 2, 18 * MIB - 5, 24 * MIB - 16):
+        data[at : at + 16] = b"<straddling-16B>"
+    path = tmp_path_factory.mktemp("scans") / "big"
+    path.write_bytes(data)
+    with open(path, "r+b") as f:
+        m = safemmap.mmap(f.fileno(), 0)
+        yield m, bytes(data)
+        m.close()
+
+
+@pytest.mark.parametrize("needle", [b"<straddling-16B>", b"\n", b"ab", b"aa", b"hgfedcba", b"zz", b""])
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_parallel_scans_match_serial_and_bytes(big, needle, workers):
+    m, data = big
+    for start, end in [(0, len(data)), (5 * MIB + 7, 19 * MIB - 3), (-9 * MIB, None)]:
+        stop = len(data) if end is None else end
+        assert m.find(needle, start, stop, workers=workers) == data.find(needle, start, stop)
+        assert m.rfind(needle, start, stop, workers=workers) == data.rfind(needle, start, stop)
+        assert m.count(needle, start, end, workers=workers) == data.count(needle, start, end)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(b"a",), (b"ab", 1), (b"ab", -5), (b"ab", 2, -1), (b"", 3, None), (b"", 20), (b"", 5, 2),
+     (97,), (ord("\n"), None, 9), (b"ab", None, None), (bytearray(b"ab"),), (memoryview(b"ab"),),
+     (b"ab", 2**70), (b"ab", -2**70)],
+)
+def test_count_has_bytes_count_semantics(args):
+    data = b"ab\nab\nabab\naab"
+    m = safemmap.mmap(-1, len(data))
+    m[:] = data
+    m.seek(5)  # unlike find, count does not start at the position
+    assert m.count(*args) == data.count(*args)
+
+
+@pytest.mark.parametrize(
+    "args, error",
+    [(("a",), TypeError), ((256,), ValueError), ((-1,), ValueError), ((b"a", "x"), TypeError),
+     ((b"a", 1.0), TypeError), ((), TypeError)],
+)
+def test_count_rejects_what_bytes_count_rejects(args, error):
+    m = safemmap.mmap(-1, 10)
+    with pytest.raises(error):
+        m.count(*args)
+    with pytest.raises(error):
+        b"0123456789".count(*args)
+
+
+def test_count_on_a_closed_map():
+    m = safemmap.mmap(-1, 10)
+    m.close()
+    with pytest.raises(ValueError, match="mmap closed or invalid"):
+        m.count("not even a needle")
+
+
+def test_readinto_reads_from_the_position():
+    m = safemmap.mmap(-1, 10)
+    m[:] = b"0123456789"
+    m.seek(4)
+    buffer = bytearray(4)
+    assert m.readinto(buffer) == 4 and buffer == b"4567" and m.tell() == 8
+    assert m.readinto(buffer) == 2 and buffer == b"8967" and m.tell() == 10
+    assert m.readinto(buffer) == 0
+    view = memoryview(bytearray(6))[::2]
+    with pytest.raises((TypeError, BufferError)):
+        m.readinto(view)
+    with pytest.raises(TypeError, match="read-write bytes-like object"):
+        m.readinto(b"read only")
+    m.seek(0)
+    assert m.readinto(memoryview(m)[5:]) == 5 and m[:] == b"0123401234"
+
+
+def test_readinto_a_large_array():
+    array = pytest.importorskip("array")
+    m = safemmap.mmap(-1, 3 * MIB)
+    m[MIB : MIB + 4] = b"\x01\x00\x00\x00"
+    target = array.array("i", bytes(2 * MIB))
+    m.seek(MIB)
+    assert m.readinto(target) == 2 * MIB and target[0] == 1
+
+
+def test_long_scans_let_other_threads_run(big):
+    m, data = big
+    ticks = 0
+    stop = threading.Event()
+
+    def tick():
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0)  # hands the GIL back at once
+
+    # With a switch interval this long, the ticker can only run while this
+    # thread waits for something: here, only if count lets go of the GIL.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(100)
+    counter = threading.Thread(target=tick)
+    counter.start()
+    try:
+        before = ticks
+        for _ in range(20):
+            m.count(b"\n", workers=1)
+        during = ticks - before
+    finally:
+        stop.set()
+        counter.join()
+        sys.setswitchinterval(interval)
+    assert during > 20, during
+
+
+def test_close_waits_for_a_scan_in_another_thread(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * (64 * MIB))
+    with open(path, "r+b") as f:
+        m = safemmap.mmap(f.fileno(), 0)
+        results = []
+        scanner = threading.Thread(target=lambda: results.append(m.count(b"y", workers=1)))
+        scanner.start()
+        time.sleep(0.001)
+        m.close()  # must not unmap under the scan
+        scanner.join()
+    assert results in ([0], []) or isinstance(results[0], int)
+    assert m.closed
+
+
+def test_workers_must_be_a_positive_count():
+    m = safemmap.mmap(-1, 10)
+    assert m.find(b"\0", workers=0) == 0  # 0 counts as serial
+    with pytest.raises(TypeError):
+        m.find(b"\0", workers="2")
+    with pytest.raises(OverflowError):
+        m.count(b"\0", workers=-1)
