@@ -195,10 +195,29 @@ impl<'a> Mapped<'a> {
     }
 
     /// The last index of `needle` wholly inside `range`.
+    ///
+    /// memchr's reverse searcher has no SIMD prefilter, so this searches
+    /// forwards, window by window from the end: the first window holding a
+    /// match holds the last one. Consecutive windows overlap by
+    /// `needle.len() - 1` bytes, so no match falls between them.
     pub(crate) fn rfind(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
-        let finder = memchr::memmem::FinderRev::new(needle);
+        const WINDOW: usize = 256 << 10;
+        let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
-        let found = self.scan(range.clone(), move |hay| finder.rfind(hay))?;
+        let window = WINDOW.max(2 * needle.len());
+        let found = self.scan(range.clone(), move |hay| {
+            let mut end = hay.len();
+            loop {
+                let start = end.saturating_sub(window);
+                if let Some(last) = last_match(finder, &hay[start..end]) {
+                    return Some(start + last);
+                }
+                if start == 0 {
+                    return None;
+                }
+                end = start + needle.len() - 1;
+            }
+        })?;
         Ok(found.map(|i| range.start + i))
     }
 
@@ -235,6 +254,18 @@ impl<'a> Mapped<'a> {
             scan(unsafe { std::slice::from_raw_parts(start, len) })
         })
     }
+}
+
+/// The last start of `finder`'s needle in `hay`, overlapping matches
+/// included.
+fn last_match(finder: &memchr::memmem::Finder<'_>, hay: &[u8]) -> Option<usize> {
+    let mut last = None;
+    let mut from = 0;
+    while let Some(found) = hay.get(from..).and_then(|rest| finder.find(rest)) {
+        last = Some(from + found);
+        from += found + 1;
+    }
+    last
 }
 
 /// The mapping index of the `i`-th element of a strided slice.
