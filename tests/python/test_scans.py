@@ -151,3 +151,14 @@ def test_workers_must_be_a_positive_count():
         m.find(b"\0", workers="2")
     with pytest.raises(OverflowError):
         m.count(b"\0", workers=-1)
+
+
+def test_large_reads_released_from_the_gil_read_the_right_bytes(big):
+    m, data = big
+    m.seek(3 * MIB + 5)
+    assert m.read(5 * MIB) == data[3 * MIB + 5 : 8 * MIB + 5]
+    assert m.tell() == 8 * MIB + 5
+    target = bytearray(2 * MIB)
+    assert m.readinto(target) == 2 * MIB and target == data[8 * MIB + 5 : 10 * MIB + 5]
+    m.seek(-MIB, os.SEEK_END)
+    assert m.read() == data[-MIB:]

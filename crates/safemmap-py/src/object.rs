@@ -113,6 +113,17 @@ impl PyMmap {
         Ok(result)
     }
 
+    /// Copies `count` bytes from `at` to `dst`, without the GIL if that
+    /// is a long copy. `dst` must stay writable during the call (a view the
+    /// caller holds, or a bytes object it is filling); it may be this map.
+    fn read_detached(&self, py: Python<'_>, at: usize, dst: *mut u8, count: usize) -> PyResult<()> {
+        let dst = dst as usize; // a plain number may cross to the GIL-free side
+                                // SAFETY: the caller keeps `dst` writable; the copy behaves like memmove.
+        let read = |view: View| unsafe { view.read_raw(at, dst as *mut u8, count) };
+        self.with_view(py, count >= DETACH_BYTES, read)?
+            .map_err(to_py)
+    }
+
     /// Waits, without the GIL, until no operation runs on a view.
     fn wait_for_views(&self, py: Python<'_>) {
         while self.shared.detached.load(Ordering::Acquire) > 0 {
@@ -373,9 +384,20 @@ impl PyMmap {
     ) -> PyResult<Bound<'py, PyBytes>> {
         ensure_open(slf)?;
         let n = convert::optional_size(n)?;
-        let mut map = slf.get().map_mut()?;
+        let this = slf.get();
+        let mut map = this.map_mut()?;
         let count = n.map_or(map.remaining(), |n| n.min(map.remaining()));
-        read_bytes(slf.py(), &mut map, count)
+        if count < DETACH_BYTES {
+            return read_bytes(slf.py(), &mut map, count);
+        }
+        let at = map.position();
+        drop(map);
+        let fill = |dst: *mut u8| this.read_detached(slf.py(), at, dst, count);
+        let bytes = convert::bytes_with(slf.py(), count, fill)?;
+        this.map_mut()?
+            .seek(SeekFrom::Start((at + count) as u64))
+            .map_err(to_py)?;
+        Ok(bytes)
     }
 
     fn read_byte(&self) -> PyResult<u8> {
@@ -483,12 +505,7 @@ impl PyMmap {
             let map = this.map()?;
             (map.position(), target.len().min(map.remaining()))
         };
-        let dst = target.as_mut_ptr() as usize;
-        // SAFETY: the view keeps `target`'s bytes writable until it is
-        // dropped, after this call; the copy behaves like memmove.
-        let read = |view: View| unsafe { view.read_raw(at, dst as *mut u8, count) };
-        this.with_view(slf.py(), count >= DETACH_BYTES, read)?
-            .map_err(to_py)?;
+        this.read_detached(slf.py(), at, target.as_mut_ptr(), count)?;
         this.map_mut()?
             .seek(SeekFrom::Start((at + count) as u64))
             .map_err(to_py)?;
