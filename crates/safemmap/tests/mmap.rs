@@ -280,3 +280,27 @@ fn maps_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Mmap>();
 }
+
+#[test]
+fn line_len_finds_a_newline_at_every_offset_and_alignment() {
+    let mut map = Mmap::anonymous(200).unwrap();
+    map.write_at(0, &[b'x'; 200]).unwrap();
+    for start in 0..40 {
+        for newline in start..start + 70 {
+            map.set_byte(newline, b'\n').unwrap();
+            map.seek(SeekFrom::Start(start as u64)).unwrap();
+            assert_eq!(
+                map.line_len().unwrap(),
+                newline - start + 1,
+                "start {start}, newline {newline}"
+            );
+            map.set_byte(newline, b'x').unwrap();
+        }
+        map.seek(SeekFrom::Start(start as u64)).unwrap();
+        assert_eq!(
+            map.line_len().unwrap(),
+            200 - start,
+            "no newline after {start}"
+        );
+    }
+}

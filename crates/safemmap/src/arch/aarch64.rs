@@ -4,14 +4,17 @@ use super::symbol;
 
 std::arch::global_asm!(
     ".text",
-    // load_byte(src: x0) -> (x0 = 0, x1 = byte)
+    // The leaf routines: every instruction between the begin and end labels
+    // may fault on mapped memory, and none touches the stack, so the handler
+    // can resume any of them at `safemmap_access_fault`.
     ".p2align 4",
+    concat!(".globl ", symbol!("safemmap_leaf_begin")),
+    concat!(symbol!("safemmap_leaf_begin"), ":"),
+    // load_byte(src: x0) -> (x0 = 0, x1 = byte)
     concat!(".globl ", symbol!("safemmap_load_byte")),
     concat!(symbol!("safemmap_load_byte"), ":"),
     "mov x9, x0",
     "mov x0, #0",
-    concat!(".globl ", symbol!("safemmap_load_byte_access")),
-    concat!(symbol!("safemmap_load_byte_access"), ":"),
     "ldrb w1, [x9]",
     "ret",
     // store_byte(dst: x0, value: w1) -> (x0 = 0, x1 = 0)
@@ -20,19 +23,14 @@ std::arch::global_asm!(
     concat!(symbol!("safemmap_store_byte"), ":"),
     "mov x9, x0",
     "mov x0, #0",
-    concat!(".globl ", symbol!("safemmap_store_byte_access")),
-    concat!(symbol!("safemmap_store_byte_access"), ":"),
     "strb w1, [x9]",
     "mov x1, #0",
     "ret",
     // copy(dst: x0, src: x1, len: x2) -> (x0 = 0, x1 = 0), for ranges that
-    // do not overlap: 16 bytes at a time, then bytes. Every instruction
-    // between the begin and end labels may fault; none touches the stack.
+    // do not overlap: 16 bytes at a time, then bytes.
     ".p2align 4",
     concat!(".globl ", symbol!("safemmap_copy")),
     concat!(symbol!("safemmap_copy"), ":"),
-    concat!(".globl ", symbol!("safemmap_copy_begin")),
-    concat!(symbol!("safemmap_copy_begin"), ":"),
     "mov x9, x0",
     "mov x0, #0",
     "2:",
@@ -51,8 +49,30 @@ std::arch::global_asm!(
     "4:",
     "mov x1, #0",
     "ret",
-    concat!(".globl ", symbol!("safemmap_copy_end")),
-    concat!(symbol!("safemmap_copy_end"), ":"),
+    // find_byte(hay: x0, len: x1, byte: w2) -> (x0 = 0, x1 = the index of
+    // the first `byte`, or `len`), byte by byte.
+    ".p2align 4",
+    concat!(".globl ", symbol!("safemmap_find_byte")),
+    concat!(symbol!("safemmap_find_byte"), ":"),
+    "mov x9, x0",
+    "mov x0, #0",
+    "and w2, w2, #0xff",
+    "mov x10, #0",
+    "5:",
+    "cmp x10, x1",
+    "b.hs 6f",
+    "ldrb w11, [x9, x10]",
+    "cmp w11, w2",
+    "b.eq 7f",
+    "add x10, x10, #1",
+    "b 5b",
+    "6:",
+    "ret",
+    "7:",
+    "mov x1, x10",
+    "ret",
+    concat!(".globl ", symbol!("safemmap_leaf_end")),
+    concat!(symbol!("safemmap_leaf_end"), ":"),
     // The handler has put the signal in x0 and the address in x1; the
     // faulting routines are leaves, so the link register is intact.
     ".p2align 4",

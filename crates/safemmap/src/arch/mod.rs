@@ -3,13 +3,12 @@
 //!
 //! Two kinds of routine, per architecture:
 //!
-//! * **Leaf accesses** (`load_byte`, `store_byte`: one instruction that may
-//!   fault, at an exported label; `copy`: every instruction between two
-//!   labels). None of them touches the stack, so on a fault there the
-//!   handler moves the program counter to [`access_fault`], a bare return,
-//!   after putting the signal number and the faulting address in the two
-//!   result registers. No state, nothing to unwind: the kernel's
-//!   exception-table technique.
+//! * **Leaf routines** (`load_byte`, `store_byte`, `copy`, `find_byte`), all
+//!   between two exported labels. None of them touches the stack, so on a
+//!   fault anywhere in that range the handler moves the program counter to
+//!   [`access_fault`], a bare return, after putting the signal number and
+//!   the faulting address in the two result registers. No state, nothing to
+//!   unwind: the kernel's exception-table technique.
 //! * **The guarded call** (`guarded_call`): calls a function with the stack
 //!   pointer recorded in the calling thread's guard slot. On a fault in the
 //!   guarded range, the handler restores that stack pointer and resumes at
@@ -47,6 +46,8 @@ macro_rules! routines {
             fn store_byte_asm(dst: *mut u8, value: u8) -> Outcome;
             #[link_name = "safemmap_copy"]
             fn copy_asm(dst: *mut u8, src: *const u8, len: usize) -> Outcome;
+            #[link_name = "safemmap_find_byte"]
+            fn find_byte_asm(hay: *const u8, len: usize, byte: u8) -> Outcome;
             #[link_name = "safemmap_guarded_call"]
             fn guarded_call_asm(
                 function: unsafe extern "C" fn(*mut c_void),
@@ -63,14 +64,10 @@ routines!("sysv64");
 routines!("C");
 
 extern "C" {
-    #[link_name = "safemmap_load_byte_access"]
-    static LOAD_BYTE_ACCESS: u8;
-    #[link_name = "safemmap_store_byte_access"]
-    static STORE_BYTE_ACCESS: u8;
-    #[link_name = "safemmap_copy_begin"]
-    static COPY_BEGIN: u8;
-    #[link_name = "safemmap_copy_end"]
-    static COPY_END: u8;
+    #[link_name = "safemmap_leaf_begin"]
+    static LEAF_BEGIN: u8;
+    #[link_name = "safemmap_leaf_end"]
+    static LEAF_END: u8;
     #[link_name = "safemmap_access_fault"]
     static ACCESS_FAULT_LABEL: u8;
     #[link_name = "safemmap_guarded_call_fault"]
@@ -106,6 +103,15 @@ pub(crate) unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Outcome {
     unsafe { copy_asm(dst, src, len) }
 }
 
+/// The index of the first `byte` in `hay..hay + len`, or `len`.
+///
+/// # Safety
+/// The range is valid (a mapping's may fault; the handler must be installed).
+pub(crate) unsafe fn find_byte(hay: *const u8, len: usize, byte: u8) -> Outcome {
+    // SAFETY: passed on from the caller; the routine reads only the range.
+    unsafe { find_byte_asm(hay, len, byte) }
+}
+
 /// Calls `function(context)` with the stack pointer published in `*sp_slot`.
 ///
 /// # Safety
@@ -130,13 +136,10 @@ pub(crate) fn guarded_call_fault() -> usize {
     &raw const GUARDED_CALL_FAULT_LABEL as usize
 }
 
-/// Whether `pc` is in one of the leaf routines whose faults resume at
-/// [`access_fault`]: a single-access instruction, or anywhere in `copy`.
+/// Whether `pc` is in one of the leaf routines, whose faults resume at
+/// [`access_fault`].
 pub(crate) fn is_leaf_access(pc: usize) -> bool {
-    let copy = &raw const COPY_BEGIN as usize..&raw const COPY_END as usize;
-    pc == &raw const LOAD_BYTE_ACCESS as usize
-        || pc == &raw const STORE_BYTE_ACCESS as usize
-        || copy.contains(&pc)
+    (&raw const LEAF_BEGIN as usize..&raw const LEAF_END as usize).contains(&pc)
 }
 
 /// A symbol name as the platform's assembler spells it (Mach-O prefixes `_`).

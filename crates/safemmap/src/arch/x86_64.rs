@@ -7,13 +7,16 @@ use super::symbol;
 
 std::arch::global_asm!(
     ".text",
-    // load_byte(src: rdi) -> (rax = 0, rdx = byte)
+    // The leaf routines: every instruction between the begin and end labels
+    // may fault on mapped memory, and none touches the stack, so the handler
+    // can resume any of them at `safemmap_access_fault`.
     ".p2align 4",
+    concat!(".globl ", symbol!("safemmap_leaf_begin")),
+    concat!(symbol!("safemmap_leaf_begin"), ":"),
+    // load_byte(src: rdi) -> (rax = 0, rdx = byte)
     concat!(".globl ", symbol!("safemmap_load_byte")),
     concat!(symbol!("safemmap_load_byte"), ":"),
     "xor eax, eax",
-    concat!(".globl ", symbol!("safemmap_load_byte_access")),
-    concat!(symbol!("safemmap_load_byte_access"), ":"),
     "movzx edx, byte ptr [rdi]",
     "ret",
     // store_byte(dst: rdi, value: sil) -> (rax = 0, rdx = 0)
@@ -22,20 +25,15 @@ std::arch::global_asm!(
     concat!(symbol!("safemmap_store_byte"), ":"),
     "xor eax, eax",
     "xor edx, edx",
-    concat!(".globl ", symbol!("safemmap_store_byte_access")),
-    concat!(symbol!("safemmap_store_byte_access"), ":"),
     "mov byte ptr [rdi], sil",
     "ret",
     // copy(dst: rdi, src: rsi, len: rdx) -> (rax = 0, rdx = 0), for ranges
-    // that do not overlap. Every instruction between the begin and end
-    // labels may fault; none of them touches the stack. Sizes up to 64 use
-    // loads of both ends before any store; larger ones a 64-byte SSE loop
-    // with an overlapping last block, or `rep movsb` from 2 KiB up.
+    // that do not overlap. Sizes up to 64 use loads of both ends before any
+    // store; larger ones a 64-byte SSE loop with an overlapping last block,
+    // or `rep movsb` from 2 KiB up.
     ".p2align 4",
     concat!(".globl ", symbol!("safemmap_copy")),
     concat!(symbol!("safemmap_copy"), ":"),
-    concat!(".globl ", symbol!("safemmap_copy_begin")),
-    concat!(symbol!("safemmap_copy_begin"), ":"),
     "xor eax, eax",
     "cmp rdx, 16",
     "ja 30f",
@@ -123,8 +121,49 @@ std::arch::global_asm!(
     "99:",
     "xor edx, edx",
     "ret",
-    concat!(".globl ", symbol!("safemmap_copy_end")),
-    concat!(symbol!("safemmap_copy_end"), ":"),
+    // find_byte(hay: rdi, len: rsi, byte: dl) -> (rax = 0, rdx = the index
+    // of the first `byte`, or `len`): 16 bytes at a time with SSE2, never
+    // reading past `len`, then byte by byte.
+    ".p2align 4",
+    concat!(".globl ", symbol!("safemmap_find_byte")),
+    concat!(symbol!("safemmap_find_byte"), ":"),
+    "xor eax, eax",
+    "movd xmm0, edx",
+    "punpcklbw xmm0, xmm0",
+    "punpcklwd xmm0, xmm0",
+    "pshufd xmm0, xmm0, 0",
+    "xor ecx, ecx",
+    "110:",
+    "mov r8, rsi",
+    "sub r8, rcx",
+    "cmp r8, 16",
+    "jb 130f",
+    "movdqu xmm1, xmmword ptr [rdi + rcx]",
+    "pcmpeqb xmm1, xmm0",
+    "pmovmskb r9d, xmm1",
+    "test r9d, r9d",
+    "jnz 120f",
+    "add rcx, 16",
+    "jmp 110b",
+    "120:",
+    "bsf r9d, r9d",
+    "lea rdx, [rcx + r9]",
+    "ret",
+    "130:",
+    "cmp rcx, rsi",
+    "jae 140f",
+    "cmp byte ptr [rdi + rcx], dl",
+    "je 150f",
+    "inc rcx",
+    "jmp 130b",
+    "140:",
+    "mov rdx, rsi",
+    "ret",
+    "150:",
+    "mov rdx, rcx",
+    "ret",
+    concat!(".globl ", symbol!("safemmap_leaf_end")),
+    concat!(symbol!("safemmap_leaf_end"), ":"),
     // The handler has put the signal in rax and the address in rdx; the
     // faulting routines pushed nothing, so the return address is on top.
     ".p2align 4",

@@ -161,6 +161,16 @@ pub(crate) unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<()
     unsafe { arch::copy(dst, src, len) }.caught().map(drop)
 }
 
+/// The index of the first `byte` in mapped memory at `hay..hay + len`, or
+/// `len`.
+///
+/// # Safety
+/// The range lies in a live mapping, and the fault handler is installed.
+pub(crate) unsafe fn find_byte(hay: *const u8, len: usize, byte: u8) -> Result<usize, Caught> {
+    // SAFETY: passed on from the caller.
+    unsafe { arch::find_byte(hay, len, byte) }.caught()
+}
+
 /// Writes one byte of mapped memory.
 ///
 /// # Safety

@@ -221,10 +221,15 @@ impl<'a> Mapped<'a> {
         Ok(found.map(|i| range.start + i))
     }
 
-    /// The first index of `byte` inside `range`.
+    /// The first index of `byte` inside `range`. For finding the ends of
+    /// lines, which are short: the leaf routine needs no guarded call.
     pub(crate) fn find_byte(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
-        let found = self.scan(range.clone(), move |hay| memchr::memchr(byte, hay))?;
-        Ok(found.map(|i| range.start + i))
+        self.check(&range);
+        // SAFETY: the range lies in the live mapping (checked above).
+        let found =
+            unsafe { guard::find_byte(self.base.wrapping_add(range.start), range.len(), byte) }
+                .map_err(|caught| self.fault(caught))?;
+        Ok((found < range.len()).then_some(range.start + found))
     }
 
     /// How many non-overlapping occurrences of a non-empty `needle` lie in
