@@ -41,6 +41,14 @@ pub fn is_exact_int(obj: &Bound<'_, PyAny>) -> bool {
 /// An index ("mmap[i]"): overflow raises IndexError "cannot fit 'int' into
 /// an index-sized integer".
 pub fn index(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
+    if is_exact_int(obj) {
+        // SAFETY: `obj` is an int; this only reads it.
+        let value = unsafe { ffi::PyLong_AsSsize_t(obj.as_ptr()) };
+        if value != -1 || PyErr::take(obj.py()).is_none() {
+            return Ok(value);
+        }
+        // Too large: let the general path raise CPython's IndexError.
+    }
     // SAFETY: a borrowed pointer to a type object that lives forever.
     ssize_or(obj, unsafe { ffi::PyExc_IndexError })
 }
