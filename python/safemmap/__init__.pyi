@@ -5,9 +5,11 @@ from collections.abc import Iterator
 from typing import NoReturn, overload
 
 if sys.version_info >= (3, 12):
-    from collections.abc import Buffer as ReadableBuffer
+        from collections.abc import Buffer as ReadableBuffer
+    from collections.abc import Buffer as WriteableBuffer
 else:
-    from typing import Any as ReadableBuffer
+        from typing import Any as ReadableBuffer
+    from typing import Any as WriteableBuffer
 
 from typing_extensions import Self, SupportsIndex
 
@@ -97,8 +99,26 @@ class mmap:
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...
-    def find(self, sub: ReadableBuffer, start: int = ..., end: int = ..., /) -> int: ...
-    def rfind(self, sub: ReadableBuffer, start: int = ..., end: int = ..., /) -> int: ...
+        def find(
+        self, sub: ReadableBuffer, start: int = ..., end: int = ..., /, *, workers: int | None = None
+    ) -> int: ...
+    def rfind(
+        self, sub: ReadableBuffer, start: int = ..., end: int = ..., /, *, workers: int | None = None
+    ) -> int: ...
+    def count(
+        self,
+        sub: ReadableBuffer | SupportsIndex,
+        start: SupportsIndex | None = None,
+        end: SupportsIndex | None = None,
+        /,
+        *,
+        workers: int | None = None,
+    ) -> int:
+        """Non-overlapping occurrences of `sub` in [start:end], as bytes.count
+        counts them. Ranges of 8 MiB and more use up to `workers` threads
+        (default: available_cpu_count()); the GIL is released meanwhile."""
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        """Reads from the position into `buffer`; returns how many bytes."""
     def flush(self, offset: int = 0, size: int = ..., /) -> None: ...
     def madvise(self, option: int, start: int = 0, length: int = ..., /) -> None: ...
     def move(self, dest: int, src: int, count: int, /) -> None: ...

@@ -44,10 +44,15 @@
 //!
 //! ## Layout
 //!
-//! * `door`: the only code that dereferences mapped memory.
-//! * `sys`: the only code that names an operating system (`sys/unix.rs`).
+//! * `door`: the only code that dereferences mapped memory, and
+//!   `door::guard`, fault protection (its docs hold the soundness argument).
+//! * `arch`: the instructions that may fault, in assembly (x86-64, AArch64).
+//! * `sys`: the only code that names an operating system (`sys/unix/`,
+//!   `sys/windows.rs`): mappings, descriptors, the signal or exception
+//!   handler.
 //! * [`MmapOptions`] and [`Access`]: how a map is made, with CPython's
-//!   validation rules; [`Mmap`]: what it does.
+//!   validation rules; [`Mmap`]: what it does; [`View`] and [`Scan`]:
+//!   searching and counting, in parallel for large ranges.
 //! * [`Error`]: the crate's own refusals, carried inside `io::Error`.
 //! * [`cpu`]: how many CPUs, and how many workers to start.
 
