@@ -162,3 +162,24 @@ def test_large_reads_released_from_the_gil_read_the_right_bytes(big):
     assert m.readinto(target) == 2 * MIB and target == data[8 * MIB + 5 : 10 * MIB + 5]
     m.seek(-MIB, os.SEEK_END)
     assert m.read() == data[-MIB:]
+
+
+def test_large_writes_released_from_the_gil_write_all_or_nothing(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(bytes(4 * MIB))
+    data = bytes(range(256)) * (8 * 1024)  # 2 MiB
+    with open(path, "r+b") as f:
+        m = safemmap.mmap(f.fileno(), 0)
+        m.seek(MIB)
+        assert m.write(data) == len(data) and m.tell() == 3 * MIB
+        with pytest.raises(ValueError, match="data out of range"):
+            m.write(data)
+        assert m.tell() == 3 * MIB
+        m.seek(0)
+        assert m.write(memoryview(m)[MIB : 3 * MIB]) == 2 * MIB  # from itself
+        m.close()
+        read_only = safemmap.mmap(f.fileno(), 0, access=safemmap.ACCESS_READ)
+        with pytest.raises(TypeError, match="readonly"):
+            read_only.write(data)
+    # The self-write behaves like memmove: it copies the source as it was.
+    assert path.read_bytes() == data + data[MIB:] + bytes(MIB)

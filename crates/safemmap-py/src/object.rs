@@ -414,11 +414,25 @@ impl PyMmap {
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         ensure_open(slf)?;
         let data = Bytes::new(data)?;
-        let mut map = slf.get().map_mut()?;
-        // SAFETY: the view keeps its bytes readable until it is dropped, after
-        // this call; the core copies them like memmove, so they may be this map.
-        unsafe { map.write_raw(data.as_ptr(), data.len()) }.map_err(to_py)?;
-        Ok(data.len())
+        let this = slf.get();
+        let mut map = this.map_mut()?;
+        let len = data.len();
+        if len < DETACH_BYTES {
+            // SAFETY: the view keeps its bytes readable until it is dropped,
+            // after this call; the copy behaves like memmove (it may be this map).
+            unsafe { map.write_raw(data.as_ptr(), len) }.map_err(to_py)?;
+            return Ok(len);
+        }
+        let at = map.position();
+        drop(map);
+        let src = data.as_ptr() as usize; // a plain number may cross to the GIL-free side
+                                          // SAFETY: as above.
+        let write = |view: View| unsafe { view.write_raw(at, src as *const u8, len) };
+        this.with_view(slf.py(), true, write)?.map_err(to_py)?;
+        this.map_mut()?
+            .seek(SeekFrom::Start((at + len) as u64))
+            .map_err(to_py)?;
+        Ok(len)
     }
 
     #[pyo3(signature = (value, /))]

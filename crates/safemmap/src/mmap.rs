@@ -318,13 +318,9 @@ impl Mmap {
         data: *const u8,
         len: usize,
     ) -> io::Result<()> {
-        self.check_writable()?;
-        if offset > self.len || self.len - offset < len {
-            return Err(Error::DataOutOfRange.into());
-        }
-        // SAFETY: the caller vouches for the source; the door checks the
-        // destination.
-        unsafe { self.mem_for_write().write_raw(offset, data, len) }
+        self.buffer.clear();
+        // SAFETY: passed on from the caller.
+        unsafe { self.own_view().write_raw(offset, data, len) }
     }
 
     /// Writes `len` bytes from raw memory (which may be this very mapping) at

@@ -122,6 +122,22 @@ impl View {
         unsafe { self.mem().read_raw(offset, dst, len) }
     }
 
+    /// Copies `len` bytes from raw memory (which may be this very mapping)
+    /// to `offset`; all of them fit, or nothing is written.
+    ///
+    /// # Safety
+    /// `src..src + len` stays readable during the call.
+    pub unsafe fn write_raw(&self, offset: usize, src: *const u8, len: usize) -> io::Result<()> {
+        if self.access == Access::Read {
+            return Err(Error::ReadOnly.into());
+        }
+        if offset > self.len || self.len - offset < len {
+            return Err(Error::DataOutOfRange.into());
+        }
+        // SAFETY: passed on from the caller; the door checks the destination.
+        unsafe { self.mem().write_raw(offset, src, len) }
+    }
+
     /// A search or count over `range`, clamped to the map.
     pub fn scan(&self, range: impl RangeBounds<usize>) -> Scan<'static> {
         Scan::new(*self, range)
