@@ -596,15 +596,6 @@ impl PyMmap {
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        if convert::is_exact_int(key) {
-            // The fast path: converting an int runs no Python code, so one
-            // borrow serves for the closed-check and the access.
-            let map = slf.get().map()?;
-            let byte = map
-                .byte_at(absolute(convert::index(key)?, map.len()))
-                .map_err(to_py)?;
-            return Ok(byte.into_pyobject(py)?.into_any());
-        }
         ensure_open(slf)?;
         if convert::is_index(key) {
             let index = convert::index(key)?;
