@@ -234,8 +234,8 @@ impl<'a> Scan<'a> {
         if needle.is_empty() {
             return Ok(Some(range.start));
         }
-        let hits = self.per_chunk(range, needle, |mem, window| mem.find(window, needle))?;
-        Ok(hits.into_iter().flatten().next())
+        let first = |hits: Chunks<Option<usize>>| hits.flatten().next();
+        self.per_chunk(range, needle, |mem, window| mem.find(window, needle), first)
     }
 
     /// The last index of `needle` lying wholly inside the range. An empty
@@ -247,8 +247,8 @@ impl<'a> Scan<'a> {
         if needle.is_empty() {
             return Ok(Some(range.end));
         }
-        let hits = self.per_chunk(range, needle, |mem, window| mem.rfind(window, needle))?;
-        Ok(hits.into_iter().flatten().next_back())
+        let last = |hits: Chunks<Option<usize>>| hits.flatten().next_back();
+        self.per_chunk(range, needle, |mem, window| mem.rfind(window, needle), last)
     }
 
     /// How many non-overlapping occurrences of `needle` lie in the range,
@@ -266,18 +266,25 @@ impl<'a> Scan<'a> {
         } else {
             self.clone()
         };
-        let counts = scan.per_chunk(range, needle, |mem, window| mem.count(window, needle))?;
-        Ok(counts.into_iter().sum())
+        let total = |counts: Chunks<usize>| counts.sum();
+        scan.per_chunk(
+            range,
+            needle,
+            |mem, window| mem.count(window, needle),
+            total,
+        )
     }
 
-    /// Runs `search` over each chunk's window, in parallel when there are
-    /// several, and returns the results in chunk order.
+    /// Runs `search` over the whole range, or over each chunk's window in
+    /// parallel when there are several and then `combine`s their results,
+    /// in chunk order.
     fn per_chunk<R: Send>(
         &self,
         range: Range<usize>,
         needle: &[u8],
         search: impl Fn(Mapped<'_>, Range<usize>) -> io::Result<R> + Sync,
-    ) -> io::Result<Vec<R>> {
+        combine: impl FnOnce(Chunks<R>) -> R,
+    ) -> io::Result<R> {
         let most = range.len() / MIN_CHUNK;
         let chunks = match most {
             0 | 1 => 1,
@@ -285,7 +292,7 @@ impl<'a> Scan<'a> {
         };
         let view = self.view;
         if chunks == 1 {
-            return Ok(vec![search(view.mem(), range)?]);
+            return search(view.mem(), range);
         }
         let step = range.len().div_ceil(chunks);
         let windows: Vec<Range<usize>> = (0..chunks)
@@ -295,14 +302,18 @@ impl<'a> Scan<'a> {
                 start..(starts_end + needle.len() - 1).min(range.end)
             })
             .collect();
-        pool().install(|| {
+        let results = pool().install(|| {
             windows
                 .into_par_iter()
                 .map(|window| search(view.mem(), window))
-                .collect()
-        })
+                .collect::<io::Result<Vec<R>>>()
+        })?;
+        Ok(combine(results.into_iter()))
     }
 }
+
+/// The results of a parallel scan's chunks, in order.
+type Chunks<R> = std::vec::IntoIter<R>;
 
 /// Whether some proper prefix of `needle` is also its suffix, so that two
 /// occurrences can overlap (the last value of the KMP failure function).
