@@ -76,6 +76,24 @@ def tour_313(path):
         untracked.close()
 
 
+def tour_counts(path):
+    heading("Counting and workers: CPU counts as Python 3.13 defines them, and container quotas")
+    names = {"safemmap": safemmap}
+    for expression in (
+        "safemmap.cpu_count(), safemmap.process_cpu_count()",
+        "safemmap.available_cpu_count()",
+        "safemmap.default_thread_workers(), safemmap.default_process_workers()",
+    ):
+        show(expression, names)
+    with open(path, "r+b") as f, safemmap.mmap(f.fileno(), 0) as m:
+        names = {"m": m}
+        show("m.count(b'\\n')", names)
+        show("m.count(b'line', 0, 100, workers=1)", names)
+        buffer = bytearray(8)
+        m.seek(0)
+        show("(m.readinto(buffer), bytes(buffer))", dict(names, buffer=buffer))
+
+
 def run_child(module):
     child = subprocess.run(
         [sys.executable, "-c", TRUNCATE_THEN_TOUCH.format(module=module)],
@@ -103,6 +121,7 @@ def main():
             f.write(b"a needle in the haystack\n")
         tour_basics(path)
         tour_313(path)
+        tour_counts(path)
     tour_crash_protection()
 
 

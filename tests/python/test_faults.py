@@ -233,3 +233,10 @@ with open({str(path)!r}, "w+b") as f:
     with open(path, "rb") as f:
         for page in range(written):
             assert f.read(4096) == bytes([page % 251 + 1]) * 4096, page
+
+
+def test_the_tour_shows_the_stdlib_dying_and_safemmap_raising():
+    tour = subprocess.run([sys.executable, "-m", "safemmap"], capture_output=True, text=True, timeout=120)
+    assert tour.returncode == 0, tour.stderr
+    assert "stdlib mmap:  the process died of SIGBUS" in tour.stdout
+    assert "safemmap:     exit status 0: OSError: [Errno 5]" in tour.stdout
