@@ -30,63 +30,71 @@ pub(crate) fn owned_raw(file: &OwnedFile) -> RawFile {
 
 /// Raw protection and flag values, named as the C headers name them.
 pub mod raw {
+    /// `(name, value)` pairs of libc constants, each kept only where its
+    /// `cfg` holds.
+    macro_rules! named {
+        ($($(#[$only:meta])* $name:ident,)*) => {
+            &[$($(#[$only])* (stringify!($name), libc::$name as i64),)*]
+        };
+    }
+
     /// `(name, value)` of every constant CPython's `mmap` module exports on
     /// this platform, in a stable order.
-    pub const CONSTANTS: &[(&str, i64)] = &[
-        ("PROT_READ", libc::PROT_READ as i64),
-        ("PROT_WRITE", libc::PROT_WRITE as i64),
-        ("PROT_EXEC", libc::PROT_EXEC as i64),
-        ("MAP_SHARED", libc::MAP_SHARED as i64),
-        ("MAP_PRIVATE", libc::MAP_PRIVATE as i64),
-        ("MAP_ANON", libc::MAP_ANON as i64),
-        ("MAP_ANONYMOUS", libc::MAP_ANONYMOUS as i64),
+    pub const CONSTANTS: &[(&str, i64)] = named![
+        PROT_READ,
+        PROT_WRITE,
+        PROT_EXEC,
+        MAP_SHARED,
+        MAP_PRIVATE,
+        MAP_ANON,
+        MAP_ANONYMOUS,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MAP_DENYWRITE", libc::MAP_DENYWRITE as i64),
+        MAP_DENYWRITE,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MAP_EXECUTABLE", libc::MAP_EXECUTABLE as i64),
-        ("MAP_NORESERVE", libc::MAP_NORESERVE as i64),
+        MAP_EXECUTABLE,
+        MAP_NORESERVE,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MAP_POPULATE", libc::MAP_POPULATE as i64),
+        MAP_POPULATE,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MAP_STACK", libc::MAP_STACK as i64),
+        MAP_STACK,
         #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-        ("MAP_32BIT", libc::MAP_32BIT as i64),
+        MAP_32BIT,
         #[cfg(target_vendor = "apple")]
-        ("MAP_JIT", libc::MAP_JIT as i64),
+        MAP_JIT,
         #[cfg(target_vendor = "apple")]
-        ("MAP_HASSEMAPHORE", libc::MAP_HASSEMAPHORE as i64),
+        MAP_HASSEMAPHORE,
         #[cfg(target_vendor = "apple")]
-        ("MAP_NOCACHE", libc::MAP_NOCACHE as i64),
-        ("MADV_NORMAL", libc::MADV_NORMAL as i64),
-        ("MADV_RANDOM", libc::MADV_RANDOM as i64),
-        ("MADV_SEQUENTIAL", libc::MADV_SEQUENTIAL as i64),
-        ("MADV_WILLNEED", libc::MADV_WILLNEED as i64),
-        ("MADV_DONTNEED", libc::MADV_DONTNEED as i64),
-        ("MADV_FREE", libc::MADV_FREE as i64),
+        MAP_NOCACHE,
+        MADV_NORMAL,
+        MADV_RANDOM,
+        MADV_SEQUENTIAL,
+        MADV_WILLNEED,
+        MADV_DONTNEED,
+        MADV_FREE,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MADV_REMOVE", libc::MADV_REMOVE as i64),
+        MADV_REMOVE,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MADV_DONTFORK", libc::MADV_DONTFORK as i64),
+        MADV_DONTFORK,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MADV_DOFORK", libc::MADV_DOFORK as i64),
+        MADV_DOFORK,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MADV_MERGEABLE", libc::MADV_MERGEABLE as i64),
+        MADV_MERGEABLE,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MADV_UNMERGEABLE", libc::MADV_UNMERGEABLE as i64),
+        MADV_UNMERGEABLE,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MADV_HUGEPAGE", libc::MADV_HUGEPAGE as i64),
+        MADV_HUGEPAGE,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MADV_NOHUGEPAGE", libc::MADV_NOHUGEPAGE as i64),
+        MADV_NOHUGEPAGE,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MADV_DONTDUMP", libc::MADV_DONTDUMP as i64),
+        MADV_DONTDUMP,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MADV_DODUMP", libc::MADV_DODUMP as i64),
+        MADV_DODUMP,
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        ("MADV_HWPOISON", libc::MADV_HWPOISON as i64),
+        MADV_HWPOISON,
         #[cfg(target_vendor = "apple")]
-        ("MADV_FREE_REUSABLE", libc::MADV_FREE_REUSABLE as i64),
+        MADV_FREE_REUSABLE,
         #[cfg(target_vendor = "apple")]
-        ("MADV_FREE_REUSE", libc::MADV_FREE_REUSE as i64),
+        MADV_FREE_REUSE,
     ];
 
     pub const PROT_READ: i32 = libc::PROT_READ;
