@@ -2,7 +2,9 @@
 
 use std::io;
 
-use pyo3::exceptions::{PyIndexError, PyOSError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyOSError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use safemmap::Error;
 
@@ -21,6 +23,7 @@ pub fn to_py(err: io::Error) -> PyErr {
             Error::ReadOnly | Error::ResizeNotAllowed => PyTypeError::new_err(message),
             Error::IndexOutOfRange => PyIndexError::new_err(message),
             Error::AdviseLengthTooLarge => PyOverflowError::new_err(message),
+            Error::TooManyThreads => PyRuntimeError::new_err(message),
             _ => PyValueError::new_err(message),
         };
     }
