@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project: the Rust workspace (format, lints, tests), the
 # core crate checked and assembled for macOS, Linux on ARM and Windows, its
-# tests run for Windows under wine; then,
+# tests run for Windows under wine and for Linux/AArch64 under qemu; then,
 # for each supported Python, a fresh build, CPython's own test_mmap.py run in
 # place against safemmap, and the project's pytest suite; last, a quick run
 # of the benchmark script (a smoke test of its result checks, not a timing).
@@ -26,6 +26,8 @@ for target in "${CROSS_TARGETS[@]}"; do
 done
 step "the core crate's tests for Windows, under wine"
 bash scripts/test-windows.sh
+step "the core crate's tests for Linux on AArch64, under qemu-user"
+bash scripts/test-aarch64.sh
 
 step "build for Python ${SUPPORTED_PYTHONS[*]}"
 bash scripts/build.sh

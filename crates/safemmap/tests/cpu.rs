@@ -2,6 +2,8 @@
 //! cgroup quotas read from fixture trees, and a real cgroup v1 quota where
 //! the test runs as root.
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::num::NonZeroUsize;
@@ -109,15 +111,7 @@ struct Counts {
 /// A command that runs this test binary again as `child`, without
 /// PYTHON_CPU_COUNT, after the words of `wrapper` (such as `taskset -c 0`).
 fn child_command(wrapper: &[&str], override_var: Option<&str>) -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let mut command = match wrapper.split_first() {
-        Some((program, args)) => {
-            let mut command = Command::new(program);
-            command.args(args).arg(exe);
-            command
-        }
-        None => Command::new(exe),
-    };
+    let mut command = common::this_test_binary(wrapper);
     command
         .args(["child", "--exact", "--nocapture", "--test-threads=1", "-q"])
         .env("SAFEMMAP_CPU_CHILD", "1")

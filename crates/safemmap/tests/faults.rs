@@ -1,6 +1,8 @@
 //! Faults in mapped memory come back as errors, and the map keeps working.
 #![cfg(unix)]
 
+mod common;
+
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 
@@ -143,7 +145,7 @@ fn reads_still_work_after_many_faults() {
 
 /// Runs this test binary again, running only `test`, with `CHILD` set.
 fn run_child(test: &str) -> std::process::ExitStatus {
-    std::process::Command::new(std::env::current_exe().unwrap())
+    common::this_test_binary(&[])
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env("SAFEMMAP_FAULT_CHILD", "1")
         .stderr(std::process::Stdio::null())
