@@ -1,6 +1,6 @@
 //! AArch64 (AAPCS64: Linux, macOS). `Outcome` comes back in x0:x1.
 
-use super::symbol;
+use super::{global, symbol};
 
 std::arch::global_asm!(
     ".text",
@@ -8,19 +8,16 @@ std::arch::global_asm!(
     // may fault on mapped memory, and none touches the stack, so the handler
     // can resume any of them at `safemmap_access_fault`.
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_leaf_begin")),
-    concat!(symbol!("safemmap_leaf_begin"), ":"),
+    global!("safemmap_leaf_begin"),
     // load_byte(src: x0) -> (x0 = 0, x1 = byte)
-    concat!(".globl ", symbol!("safemmap_load_byte")),
-    concat!(symbol!("safemmap_load_byte"), ":"),
+    global!("safemmap_load_byte"),
     "mov x9, x0",
     "mov x0, #0",
     "ldrb w1, [x9]",
     "ret",
     // store_byte(dst: x0, value: w1) -> (x0 = 0, x1 = 0)
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_store_byte")),
-    concat!(symbol!("safemmap_store_byte"), ":"),
+    global!("safemmap_store_byte"),
     "mov x9, x0",
     "mov x0, #0",
     "strb w1, [x9]",
@@ -29,8 +26,7 @@ std::arch::global_asm!(
     // copy(dst: x0, src: x1, len: x2) -> (x0 = 0, x1 = 0), for ranges that
     // do not overlap: 16 bytes at a time, then bytes.
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_copy")),
-    concat!(symbol!("safemmap_copy"), ":"),
+    global!("safemmap_copy"),
     "mov x9, x0",
     "mov x0, #0",
     "2:",
@@ -52,8 +48,7 @@ std::arch::global_asm!(
     // find_byte(hay: x0, len: x1, byte: w2) -> (x0 = 0, x1 = the index of
     // the first `byte`, or `len`), byte by byte.
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_find_byte")),
-    concat!(symbol!("safemmap_find_byte"), ":"),
+    global!("safemmap_find_byte"),
     "mov x9, x0",
     "mov x0, #0",
     "and w2, w2, #0xff",
@@ -71,18 +66,15 @@ std::arch::global_asm!(
     "7:",
     "mov x1, x10",
     "ret",
-    concat!(".globl ", symbol!("safemmap_leaf_end")),
-    concat!(symbol!("safemmap_leaf_end"), ":"),
+    global!("safemmap_leaf_end"),
     // The handler has put the signal in x0 and the address in x1; the
     // faulting routines are leaves, so the link register is intact.
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_access_fault")),
-    concat!(symbol!("safemmap_access_fault"), ":"),
+    global!("safemmap_access_fault"),
     "ret",
     // guarded_call(function: x0, context: x1, sp_slot: x2) -> (x0, x1)
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_guarded_call")),
-    concat!(symbol!("safemmap_guarded_call"), ":"),
+    global!("safemmap_guarded_call"),
     "stp x29, x30, [sp, #-160]!",
     "mov x29, sp",
     "stp x19, x20, [sp, #16]",
@@ -115,7 +107,6 @@ std::arch::global_asm!(
     "ret",
     // The handler has restored sp to the published value and put the
     // signal in x0 and the address in x1.
-    concat!(".globl ", symbol!("safemmap_guarded_call_fault")),
-    concat!(symbol!("safemmap_guarded_call_fault"), ":"),
+    global!("safemmap_guarded_call_fault"),
     "b 2b",
 );

@@ -158,4 +158,11 @@ macro_rules! symbol {
     };
 }
 
-use symbol;
+/// The assembler lines that define the global label `name`.
+macro_rules! global {
+    ($name:literal) => {
+        concat!(".globl ", symbol!($name), "\n", symbol!($name), ":")
+    };
+}
+
+use {global, symbol};

@@ -3,7 +3,7 @@
 //! with the C ABI of the platform: its argument goes in both rdi (System V)
 //! and rcx (Windows), with the 32 bytes of shadow space Windows wants.
 
-use super::symbol;
+use super::{global, symbol};
 
 std::arch::global_asm!(
     ".text",
@@ -11,18 +11,15 @@ std::arch::global_asm!(
     // may fault on mapped memory, and none touches the stack, so the handler
     // can resume any of them at `safemmap_access_fault`.
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_leaf_begin")),
-    concat!(symbol!("safemmap_leaf_begin"), ":"),
+    global!("safemmap_leaf_begin"),
     // load_byte(src: rdi) -> (rax = 0, rdx = byte)
-    concat!(".globl ", symbol!("safemmap_load_byte")),
-    concat!(symbol!("safemmap_load_byte"), ":"),
+    global!("safemmap_load_byte"),
     "xor eax, eax",
     "movzx edx, byte ptr [rdi]",
     "ret",
     // store_byte(dst: rdi, value: sil) -> (rax = 0, rdx = 0)
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_store_byte")),
-    concat!(symbol!("safemmap_store_byte"), ":"),
+    global!("safemmap_store_byte"),
     "xor eax, eax",
     "xor edx, edx",
     "mov byte ptr [rdi], sil",
@@ -32,8 +29,7 @@ std::arch::global_asm!(
     // store; larger ones a 64-byte SSE loop with an overlapping last block,
     // or `rep movsb` from 2 KiB up.
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_copy")),
-    concat!(symbol!("safemmap_copy"), ":"),
+    global!("safemmap_copy"),
     "xor eax, eax",
     "cmp rdx, 16",
     "ja 30f",
@@ -125,8 +121,7 @@ std::arch::global_asm!(
     // of the first `byte`, or `len`): 16 bytes at a time with SSE2, never
     // reading past `len`, then byte by byte.
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_find_byte")),
-    concat!(symbol!("safemmap_find_byte"), ":"),
+    global!("safemmap_find_byte"),
     "xor eax, eax",
     "movd xmm0, edx",
     "punpcklbw xmm0, xmm0",
@@ -162,18 +157,15 @@ std::arch::global_asm!(
     "150:",
     "mov rdx, rcx",
     "ret",
-    concat!(".globl ", symbol!("safemmap_leaf_end")),
-    concat!(symbol!("safemmap_leaf_end"), ":"),
+    global!("safemmap_leaf_end"),
     // The handler has put the signal in rax and the address in rdx; the
     // faulting routines pushed nothing, so the return address is on top.
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_access_fault")),
-    concat!(symbol!("safemmap_access_fault"), ":"),
+    global!("safemmap_access_fault"),
     "ret",
     // guarded_call(function: rdi, context: rsi, sp_slot: rdx) -> (rax, rdx)
     ".p2align 4",
-    concat!(".globl ", symbol!("safemmap_guarded_call")),
-    concat!(symbol!("safemmap_guarded_call"), ":"),
+    global!("safemmap_guarded_call"),
     "push rbp",
     "mov rbp, rsp",
     "push rbx",
@@ -202,7 +194,6 @@ std::arch::global_asm!(
     "ret",
     // The handler has restored rsp to the published value and put the
     // signal in rax and the address in rdx.
-    concat!(".globl ", symbol!("safemmap_guarded_call_fault")),
-    concat!(symbol!("safemmap_guarded_call_fault"), ":"),
+    global!("safemmap_guarded_call_fault"),
     "jmp 2b",
 );
