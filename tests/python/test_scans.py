@@ -183,3 +183,22 @@ def test_large_writes_released_from_the_gil_write_all_or_nothing(tmp_path):
             read_only.write(data)
     # The self-write behaves like memmove: it copies the source as it was.
     assert path.read_bytes() == data + data[MIB:] + bytes(MIB)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_parallel_scans_work_in_a_child_forked_after_the_pool_started(big):
+    m, data = big
+    expected = data.count(b"\n")
+    assert m.count(b"\n", workers=2) == expected  # starts the scan threads
+    pid = os.fork()
+    if pid == 0:  # the child has the pool's memory but none of its threads
+        os._exit(0 if m.count(b"\n", workers=2) == expected else 1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    pytest.fail("the forked child hung in a parallel scan")

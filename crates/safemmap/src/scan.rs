@@ -302,12 +302,19 @@ impl<'a> Scan<'a> {
                 start..(starts_end + needle.len() - 1).min(range.end)
             })
             .collect();
-        let results = pool().install(|| {
-            windows
-                .into_par_iter()
-                .map(|window| search(view.mem(), window))
-                .collect::<io::Result<Vec<R>>>()
-        })?;
+        let search = |window| search(view.mem(), window);
+        let results = match pool() {
+            Some(pool) => pool.install(|| {
+                windows
+                    .into_par_iter()
+                    .map(search)
+                    .collect::<io::Result<Vec<R>>>()
+            })?,
+            None => windows
+                .into_iter()
+                .map(search)
+                .collect::<io::Result<Vec<R>>>()?,
+        };
         Ok(combine(results.into_iter()))
     }
 }
@@ -332,16 +339,20 @@ fn has_border(needle: &[u8]) -> bool {
     failure.last().is_some_and(|&border| border > 0)
 }
 
-/// The threads parallel scans run on, one per available CPU.
-fn pool() -> &'static rayon::ThreadPool {
-    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
+/// The threads parallel scans run on, one per available CPU; `None` in a
+/// child forked after they started (its copy of the pool has no threads:
+/// waiting for it would hang), where scans run their chunks in turn.
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<(u32, rayon::ThreadPool)> = OnceLock::new();
+    let (owner, pool) = POOL.get_or_init(|| {
+        let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(default_workers())
             .thread_name(|i| format!("safemmap-scan-{i}"))
             .build()
-            .expect("cannot start the scan thread pool")
-    })
+            .expect("cannot start the scan thread pool");
+        (std::process::id(), pool)
+    });
+    (*owner == std::process::id()).then_some(pool)
 }
 
 #[cfg(test)]
