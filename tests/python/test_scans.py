@@ -202,3 +202,35 @@ def test_parallel_scans_work_in_a_child_forked_after_the_pool_started(big):
         time.sleep(0.05)
     os.kill(pid, 9)
     pytest.fail("the forked child hung in a parallel scan")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_close_in_a_child_forked_during_a_scan_does_not_wait_for_it(big):
+    m, data = big
+    stop = threading.Event()
+
+    def scan_forever():
+        while not stop.is_set():
+            m.count(b"\n", workers=1)  # spends its time without the GIL
+
+    scanner = threading.Thread(target=scan_forever)
+    scanner.start()
+    try:
+        time.sleep(0.05)
+        pid = os.fork()
+        if pid == 0:  # the scanning thread is not here, its count is
+            m.close()
+            os._exit(0)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                assert os.waitstatus_to_exitcode(status) == 0
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            pytest.fail("close() in the child waited for the parent's scan")
+    finally:
+        stop.set()
+        scanner.join()

@@ -53,6 +53,18 @@ struct Shared {
     /// Operations running on a [`View`] without the GIL; close and resize
     /// wait for them (atomic: they finish without the GIL).
     detached: AtomicUsize,
+    /// The [`FORKS`] generation `detached` counts in.
+    detached_in: Cell<usize>,
+}
+
+/// How many times this process has been a child of fork(), counted by
+/// [`forked`]: a count of GIL-free operations inherited from the parent
+/// counts threads the child does not have, and would make close wait forever.
+static FORKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Called in the child after fork() (`os.register_at_fork`).
+pub fn forked() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Operations on this many bytes or more let go of the GIL meanwhile;
@@ -71,6 +83,7 @@ impl PyMmap {
             map: RefCell::new(Some(map)),
             exports: Cell::new(0),
             detached: AtomicUsize::new(0),
+            detached_in: Cell::new(FORKS.load(Ordering::Relaxed)),
         };
         PyMmap { shared }
     }
@@ -103,22 +116,35 @@ impl PyMmap {
         // makes close and resize wait, so the mapping stays put until the
         // count is given back.
         let view = unsafe { self.map()?.view() };
-        self.shared.detached.fetch_add(1, Ordering::Acquire);
+        let detached = self.detached();
+        detached.fetch_add(1, Ordering::Acquire);
         let result = if long {
             py.detach(|| work(view))
         } else {
             work(view)
         };
-        self.shared.detached.fetch_sub(1, Ordering::Release);
+        detached.fetch_sub(1, Ordering::Release);
         Ok(result)
+    }
+
+    /// The count of operations running without the GIL, dropped if it was
+    /// inherited through fork().
+    fn detached(&self) -> &AtomicUsize {
+        let generation = FORKS.load(Ordering::Relaxed);
+        if self.shared.detached_in.get() != generation {
+            self.shared.detached.store(0, Ordering::Relaxed);
+            self.shared.detached_in.set(generation);
+        }
+        &self.shared.detached
     }
 
     /// Copies `count` bytes from `at` to `dst`, without the GIL if that
     /// is a long copy. `dst` must stay writable during the call (a view the
     /// caller holds, or a bytes object it is filling); it may be this map.
     fn read_detached(&self, py: Python<'_>, at: usize, dst: *mut u8, count: usize) -> PyResult<()> {
-        let dst = dst as usize; // a plain number may cross to the GIL-free side
-                                // SAFETY: the caller keeps `dst` writable; the copy behaves like memmove.
+        // A plain number may cross to the GIL-free side.
+        let dst = dst as usize;
+        // SAFETY: the caller keeps `dst` writable; the copy behaves like memmove.
         let read = |view: View| unsafe { view.read_raw(at, dst as *mut u8, count) };
         self.with_view(py, count >= DETACH_BYTES, read)?
             .map_err(to_py)
@@ -126,7 +152,7 @@ impl PyMmap {
 
     /// Waits, without the GIL, until no operation runs on a view.
     fn wait_for_views(&self, py: Python<'_>) {
-        while self.shared.detached.load(Ordering::Acquire) > 0 {
+        while self.detached().load(Ordering::Acquire) > 0 {
             py.detach(std::thread::yield_now);
         }
     }
@@ -425,8 +451,9 @@ impl PyMmap {
         }
         let at = map.position();
         drop(map);
-        let src = data.as_ptr() as usize; // a plain number may cross to the GIL-free side
-                                          // SAFETY: as above.
+        // A plain number may cross to the GIL-free side.
+        let src = data.as_ptr() as usize;
+        // SAFETY: as above.
         let write = |view: View| unsafe { view.write_raw(at, src as *const u8, len) };
         this.with_view(slf.py(), true, write)?.map_err(to_py)?;
         this.map_mut()?
