@@ -119,128 +119,108 @@ unsafe fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut c
     CHAINING[index].store(false, Ordering::Release);
 }
 
+/// Where the interrupted thread's registers were saved: the program
+/// counter, the stack pointer, and the two result registers the fix-up
+/// labels return (see `arch`). Each platform names them differently; every
+/// one of them is a 64-bit word.
+struct Saved {
+    pc: *mut u64,
+    sp: *mut u64,
+    result: [*mut u64; 2],
+}
+
+/// # Safety
+/// `context` is the ucontext the kernel passed to the running handler.
 #[cfg(all(
     any(target_os = "linux", target_os = "android"),
     target_arch = "x86_64"
 ))]
-mod registers {
-    use super::*;
-
-    pub(super) unsafe fn program_counter(context: *mut c_void) -> usize {
-        // SAFETY: the caller passes the handler's ucontext.
-        unsafe {
-            (*context.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] as usize
-        }
-    }
-
-    pub(super) unsafe fn set_registers(
-        context: *mut c_void,
-        resume: Resume,
-        signal: usize,
-        address: usize,
-    ) {
-        // SAFETY: the caller passes the handler's ucontext.
-        let gregs = unsafe { &mut (*context.cast::<libc::ucontext_t>()).uc_mcontext.gregs };
-        gregs[libc::REG_RIP as usize] = resume.pc as i64;
-        if let Some(sp) = resume.sp {
-            gregs[libc::REG_RSP as usize] = sp as i64;
-        }
-        gregs[libc::REG_RAX as usize] = signal as i64;
-        gregs[libc::REG_RDX as usize] = address as i64;
+unsafe fn saved(context: *mut c_void) -> Saved {
+    // SAFETY: the caller passes the handler's ucontext.
+    let gregs = unsafe { &raw mut (*context.cast::<libc::ucontext_t>()).uc_mcontext.gregs };
+    // SAFETY: the REG_* indexes lie in the array; its i64 words are read and
+    // written as u64, which has the same size and alignment.
+    let reg = |index: libc::c_int| unsafe { (&raw mut (*gregs)[index as usize]).cast::<u64>() };
+    Saved {
+        pc: reg(libc::REG_RIP),
+        sp: reg(libc::REG_RSP),
+        result: [reg(libc::REG_RAX), reg(libc::REG_RDX)],
     }
 }
 
+/// # Safety
+/// As for the x86-64 version.
 #[cfg(all(
     any(target_os = "linux", target_os = "android"),
     target_arch = "aarch64"
 ))]
-mod registers {
-    use super::*;
-
-    pub(super) unsafe fn program_counter(context: *mut c_void) -> usize {
-        // SAFETY: the caller passes the handler's ucontext.
-        unsafe { (*context.cast::<libc::ucontext_t>()).uc_mcontext.pc as usize }
-    }
-
-    pub(super) unsafe fn set_registers(
-        context: *mut c_void,
-        resume: Resume,
-        signal: usize,
-        address: usize,
-    ) {
-        // SAFETY: the caller passes the handler's ucontext.
-        let mcontext = unsafe { &mut (*context.cast::<libc::ucontext_t>()).uc_mcontext };
-        mcontext.pc = resume.pc as u64;
-        if let Some(sp) = resume.sp {
-            mcontext.sp = sp as u64;
+unsafe fn saved(context: *mut c_void) -> Saved {
+    // SAFETY: the caller passes the handler's ucontext.
+    let mcontext = unsafe { &raw mut (*context.cast::<libc::ucontext_t>()).uc_mcontext };
+    // SAFETY: fields of that live machine context.
+    unsafe {
+        Saved {
+            pc: &raw mut (*mcontext).pc,
+            sp: &raw mut (*mcontext).sp,
+            result: [&raw mut (*mcontext).regs[0], &raw mut (*mcontext).regs[1]],
         }
-        mcontext.regs[0] = signal as u64;
-        mcontext.regs[1] = address as u64;
     }
 }
 
+/// # Safety
+/// As for the Linux version.
 #[cfg(all(target_vendor = "apple", target_arch = "x86_64"))]
-mod registers {
-    use super::*;
-
-    unsafe fn state(context: *mut c_void) -> *mut libc::__darwin_x86_thread_state64 {
-        // SAFETY: the caller passes the handler's ucontext, whose machine
-        // context pointer is valid during the handler.
-        unsafe { &raw mut (*(*context.cast::<libc::ucontext_t>()).uc_mcontext).__ss }
-    }
-
-    pub(super) unsafe fn program_counter(context: *mut c_void) -> usize {
-        // SAFETY: see `state`.
-        unsafe { (*state(context)).__rip as usize }
-    }
-
-    pub(super) unsafe fn set_registers(
-        context: *mut c_void,
-        resume: Resume,
-        signal: usize,
-        address: usize,
-    ) {
-        // SAFETY: see `state`.
-        let state = unsafe { &mut *state(context) };
-        state.__rip = resume.pc as u64;
-        if let Some(sp) = resume.sp {
-            state.__rsp = sp as u64;
+unsafe fn saved(context: *mut c_void) -> Saved {
+    // SAFETY: the caller passes the handler's ucontext, whose machine
+    // context pointer is valid during the handler.
+    unsafe {
+        let state = &raw mut (*(*context.cast::<libc::ucontext_t>()).uc_mcontext).__ss;
+        Saved {
+            pc: &raw mut (*state).__rip,
+            sp: &raw mut (*state).__rsp,
+            result: [&raw mut (*state).__rax, &raw mut (*state).__rdx],
         }
-        state.__rax = signal as u64;
-        state.__rdx = address as u64;
     }
 }
 
+/// # Safety
+/// As for the Linux version.
 #[cfg(all(target_vendor = "apple", target_arch = "aarch64"))]
-mod registers {
-    use super::*;
-
-    unsafe fn state(context: *mut c_void) -> *mut libc::__darwin_arm_thread_state64 {
-        // SAFETY: the caller passes the handler's ucontext, whose machine
-        // context pointer is valid during the handler.
-        unsafe { &raw mut (*(*context.cast::<libc::ucontext_t>()).uc_mcontext).__ss }
-    }
-
-    pub(super) unsafe fn program_counter(context: *mut c_void) -> usize {
-        // SAFETY: see `state`.
-        unsafe { (*state(context)).__pc as usize }
-    }
-
-    pub(super) unsafe fn set_registers(
-        context: *mut c_void,
-        resume: Resume,
-        signal: usize,
-        address: usize,
-    ) {
-        // SAFETY: see `state`.
-        let state = unsafe { &mut *state(context) };
-        state.__pc = resume.pc as u64;
-        if let Some(sp) = resume.sp {
-            state.__sp = sp as u64;
+unsafe fn saved(context: *mut c_void) -> Saved {
+    // SAFETY: the caller passes the handler's ucontext, whose machine
+    // context pointer is valid during the handler.
+    unsafe {
+        let state = &raw mut (*(*context.cast::<libc::ucontext_t>()).uc_mcontext).__ss;
+        Saved {
+            pc: &raw mut (*state).__pc,
+            sp: &raw mut (*state).__sp,
+            result: [&raw mut (*state).__x[0], &raw mut (*state).__x[1]],
         }
-        state.__x[0] = signal as u64;
-        state.__x[1] = address as u64;
     }
 }
 
-use registers::{program_counter, set_registers};
+/// # Safety
+/// `context` is the ucontext the kernel passed to the running handler.
+unsafe fn program_counter(context: *mut c_void) -> usize {
+    // SAFETY: passed on from the caller; `saved` points into the context.
+    unsafe { *saved(context).pc as usize }
+}
+
+/// Makes the thread resume at `resume`, with the signal and the faulting
+/// address in the result registers.
+///
+/// # Safety
+/// As for [`program_counter`].
+unsafe fn set_registers(context: *mut c_void, resume: Resume, signal: usize, address: usize) {
+    // SAFETY: passed on from the caller; `saved` points into the context,
+    // which the kernel restores when the handler returns.
+    unsafe {
+        let saved = saved(context);
+        *saved.pc = resume.pc as u64;
+        if let Some(sp) = resume.sp {
+            *saved.sp = sp as u64;
+        }
+        *saved.result[0] = signal as u64;
+        *saved.result[1] = address as u64;
+    }
+}
