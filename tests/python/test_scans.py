@@ -185,6 +185,20 @@ def test_large_writes_released_from_the_gil_write_all_or_nothing(tmp_path):
     assert path.read_bytes() == data + data[MIB:] + bytes(MIB)
 
 
+def exit_code_within(pid, seconds):
+    """The exit code of child `pid`, or None (and the child killed) if it
+    has not exited within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return None
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_parallel_scans_work_in_a_child_forked_after_the_pool_started(big):
     m, data = big
@@ -193,15 +207,7 @@ def test_parallel_scans_work_in_a_child_forked_after_the_pool_started(big):
     pid = os.fork()
     if pid == 0:  # the child has the pool's memory but none of its threads
         os._exit(0 if m.count(b"\n", workers=2) == expected else 1)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            assert os.waitstatus_to_exitcode(status) == 0
-            return
-        time.sleep(0.05)
-    os.kill(pid, 9)
-    pytest.fail("the forked child hung in a parallel scan")
+    assert exit_code_within(pid, 60) == 0, "the forked child hung in a parallel scan"
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -221,16 +227,7 @@ def test_close_in_a_child_forked_during_a_scan_does_not_wait_for_it(big):
         if pid == 0:  # the scanning thread is not here, its count is
             m.close()
             os._exit(0)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                assert os.waitstatus_to_exitcode(status) == 0
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(pid, 9)
-            pytest.fail("close() in the child waited for the parent's scan")
+        assert exit_code_within(pid, 30) == 0, "close() in the child waited for the parent's scan"
     finally:
         stop.set()
         scanner.join()
