@@ -5,6 +5,7 @@
 mod convert;
 mod cpu;
 mod errors;
+mod fast;
 mod object;
 
 use pyo3::prelude::*;
@@ -33,6 +34,7 @@ fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<object::PyMmap>()?;
+    fast::install(&py.get_type::<object::PyMmap>())?;
     module.add_function(wrap_pyfunction!(_install_fault_handler, module)?)?;
     module.add_function(wrap_pyfunction!(_set_default_workers, module)?)?;
     module.add_function(wrap_pyfunction!(_forked, module)?)?;

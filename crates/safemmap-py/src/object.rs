@@ -90,13 +90,29 @@ impl PyMmap {
 
     /// The open map, or the closed-check error.
     fn map(&self) -> PyResult<Ref<'_, Mmap>> {
-        let state = self.shared.map.try_borrow().map_err(|_| in_use())?;
-        Ref::filter_map(state, Option::as_ref).map_err(|_| closed())
+        self.open_map().ok_or_else(|| self.unavailable())
     }
 
     fn map_mut(&self) -> PyResult<RefMut<'_, Mmap>> {
-        let state = self.shared.map.try_borrow_mut().map_err(|_| in_use())?;
-        RefMut::filter_map(state, Option::as_mut).map_err(|_| closed())
+        self.open_map_mut().ok_or_else(|| self.unavailable())
+    }
+
+    /// The map if it is open and free, or `None`: for the fast paths, which
+    /// create no errors.
+    pub(crate) fn open_map(&self) -> Option<Ref<'_, Mmap>> {
+        Ref::filter_map(self.shared.map.try_borrow().ok()?, Option::as_ref).ok()
+    }
+
+    pub(crate) fn open_map_mut(&self) -> Option<RefMut<'_, Mmap>> {
+        RefMut::filter_map(self.shared.map.try_borrow_mut().ok()?, Option::as_mut).ok()
+    }
+
+    /// Why the map cannot be had: closed, or held by an operation.
+    fn unavailable(&self) -> PyErr {
+        match self.shared.map.try_borrow_mut() {
+            Err(_) => in_use(),
+            Ok(_) => closed(),
+        }
     }
 
     fn exported(&self) -> bool {
@@ -172,7 +188,7 @@ fn ensure_open(slf: &Bound<'_, PyMmap>) -> PyResult<()> {
 
 /// An index from Python (negative counts from the end) as an offset; out of
 /// range values become offsets the core rejects.
-fn absolute(index: isize, len: usize) -> usize {
+pub(crate) fn absolute(index: isize, len: usize) -> usize {
     convert::unsigned(if index < 0 {
         index + len as isize
     } else {
@@ -203,7 +219,10 @@ fn unpack(slice: &Bound<'_, PySlice>) -> PyResult<(isize, isize, isize)> {
 }
 
 /// The first index and the element count of an unpacked slice over `len`.
-fn adjust((mut start, mut stop, step): (isize, isize, isize), len: usize) -> (usize, usize) {
+pub(crate) fn adjust(
+    (mut start, mut stop, step): (isize, isize, isize),
+    len: usize,
+) -> (usize, usize) {
     // SAFETY: plain arithmetic on the out-pointers, which are valid.
     let count = unsafe { ffi::PySlice_AdjustIndices(len as isize, &mut start, &mut stop, step) };
     (start as usize, count as usize)
