@@ -23,7 +23,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use crate::object::{absolute, adjust, PyMmap};
+use crate::object::{absolute, clamp_bound, PyMmap};
 
 /// PyO3's entry points, where declined calls go.
 struct Fallbacks {
@@ -33,6 +33,10 @@ struct Fallbacks {
 }
 
 static FALLBACKS: OnceLock<Fallbacks> = OnceLock::new();
+
+/// The ints 0-255, for byte values: an array read is cheaper than a call
+/// to CPython's own cache.
+static BYTE_VALUES: OnceLock<[Py<PyAny>; 256]> = OnceLock::new();
 
 /// Points `mmap`'s subscript slot and its `read_byte` and `readline`
 /// methods at the fast paths, keeping PyO3's versions as fallbacks. Must
@@ -50,6 +54,11 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     if FALLBACKS.set(fallbacks).is_err() {
         return Ok(()); // Installed already.
     }
+    let byte_value = |i: usize| {
+        let Ok(int) = (i as u8).into_pyobject(ty.py());
+        int.into_any().unbind()
+    };
+    let _ = BYTE_VALUES.set(std::array::from_fn(byte_value));
     mapping.mp_subscript = Some(subscript);
     let methods: [(&std::ffi::CStr, _, _); 2] = [
         (
@@ -147,18 +156,11 @@ unsafe extern "C" fn subscript(
     let fast = |this: &PyMmap| {
         let map = this.open_map()?;
         // SAFETY: `key` is a live object the caller lends us.
-        if unsafe { ffi::PyLong_CheckExact(key) } != 0 {
-            let mut overflow: c_int = 0;
-            // SAFETY: an exact int converts without running Python code.
-            let index = unsafe { ffi::PyLong_AsLongAndOverflow(key, &mut overflow) };
-            if overflow != 0 {
-                return None;
-            }
-            let index = absolute(isize::try_from(index).ok()?, map.len());
-            return Some(small_int(ok(map.byte_at(index))?));
+        if let Some(index) = unsafe { exact_int(key) } {
+            return byte_value(ok(map.byte_at(absolute(index, map.len())))?);
         }
         // SAFETY: as above.
-        let (start, count) = adjust(unsafe { plain_slice(key)? }, map.len());
+        let (start, count) = unsafe { plain_slice(key, map.len())? };
         // SAFETY: the new object's buffer is writable and seen by nobody else.
         new_bytes(count, |dst| unsafe { map.read_at_raw(start, dst, count) })
     };
@@ -171,7 +173,7 @@ unsafe extern "C" fn read_byte(
     slf: *mut ffi::PyObject,
     _no_args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    let fast = |this: &PyMmap| Some(small_int(ok(this.open_map_mut()?.read_byte())?));
+    let fast = |this: &PyMmap| byte_value(ok(this.open_map_mut()?.read_byte())?);
     // SAFETY: called by the interpreter as a method of `mmap`.
     unsafe { serve(slf, fast, |f| call(&f.read_byte, slf)) }
 }
@@ -195,36 +197,57 @@ unsafe extern "C" fn readline(
     unsafe { serve(slf, fast, |f| call(&f.readline, slf)) }
 }
 
-/// The `(start, stop, step)` of `key` if it is a slice whose bounds are
-/// ints or `None` and which has no step: unpacking it runs no Python code
-/// and cannot fail.
+/// The value of `obj` if it is exactly an int (converting it runs no Python
+/// code) and fits an `isize`.
+///
+/// # Safety
+///
+/// `obj` is a live object.
+unsafe fn exact_int(obj: *mut ffi::PyObject) -> Option<isize> {
+    // SAFETY: `obj` is live; only an int is converted, which cannot fail.
+    unsafe {
+        if ffi::PyLong_CheckExact(obj) == 0 {
+            return None;
+        }
+        let mut overflow: c_int = 0;
+        let value = ffi::PyLong_AsLongAndOverflow(obj, &mut overflow);
+        (overflow == 0).then_some(value)?.try_into().ok()
+    }
+}
+
+/// The first index and length of `key`'s bytes in a map of `len`, if `key`
+/// is a slice without a step whose bounds are ints or `None`.
 ///
 /// # Safety
 ///
 /// `key` is a live object.
-unsafe fn plain_slice(key: *mut ffi::PyObject) -> Option<(isize, isize, isize)> {
-    // SAFETY: `key` is live; its fields are read only once it is known to
-    // be a slice.
+unsafe fn plain_slice(key: *mut ffi::PyObject, len: usize) -> Option<(usize, usize)> {
+    // SAFETY: `key` is live, and read as a slice only once known to be one;
+    // a slice's fields are live objects.
     unsafe {
         if ffi::PySlice_Check(key) == 0 {
             return None;
         }
         let slice = &*key.cast::<ffi::PySliceObject>();
-        let plain = |bound| bound == ffi::Py_None() || ffi::PyLong_CheckExact(bound) != 0;
-        if slice.step != ffi::Py_None() || !plain(slice.start) || !plain(slice.stop) {
+        if slice.step != ffi::Py_None() {
             return None;
         }
-        let (mut start, mut stop, mut step) = (0, 0, 0);
-        ffi::PySlice_Unpack(key, &mut start, &mut stop, &mut step);
-        Some((start, stop, step))
+        let bound = |bound, default| match bound == ffi::Py_None() {
+            true => Some(default),
+            false => exact_int(bound),
+        };
+        let start = clamp_bound(bound(slice.start, 0)?, len);
+        let stop = clamp_bound(bound(slice.stop, len as isize)?, len);
+        Some((start, stop.saturating_sub(start)))
     }
 }
 
-/// The int object for a byte value (preallocated by CPython: this cannot
-/// fail).
-fn small_int(value: u8) -> *mut ffi::PyObject {
-    // SAFETY: plain C call.
-    unsafe { ffi::PyLong_FromLong(value.into()) }
+/// A new reference to the int object for a byte value.
+fn byte_value(value: u8) -> Option<*mut ffi::PyObject> {
+    let object = BYTE_VALUES.get()?[usize::from(value)].as_ptr();
+    // SAFETY: the object lives for ever in `BYTE_VALUES`; the caller is attached.
+    unsafe { ffi::Py_INCREF(object) };
+    Some(object)
 }
 
 /// A new bytes object of `len` bytes written by `fill`; `None` (the object

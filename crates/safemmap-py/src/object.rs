@@ -196,8 +196,8 @@ pub(crate) fn absolute(index: isize, len: usize) -> usize {
     })
 }
 
-/// A find/rfind bound, normalised like a slice bound.
-fn clamp_bound(bound: isize, len: usize) -> usize {
+/// A slice bound (or a find/rfind bound, treated alike) as an offset.
+pub(crate) fn clamp_bound(bound: isize, len: usize) -> usize {
     let len = len as isize;
     let bound = if bound < 0 {
         (bound + len).max(0)
