@@ -100,8 +100,10 @@ def test_readinto_a_large_array():
     assert m.readinto(target) == 2 * MIB and target[0] == 1
 
 
-def test_long_scans_let_other_threads_run(big):
-    m, data = big
+def ticks_during(work):
+    """How often another thread ran while `work()` did: with a switch
+    interval this long, the ticker only runs while this thread waits for
+    something, here only if `work` lets go of the GIL."""
     ticks = 0
     stop = threading.Event()
 
@@ -111,22 +113,98 @@ def test_long_scans_let_other_threads_run(big):
             ticks += 1
             time.sleep(0)  # hands the GIL back at once
 
-    # With a switch interval this long, the ticker can only run while this
-    # thread waits for something: here, only if count lets go of the GIL.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(100)
     counter = threading.Thread(target=tick)
     counter.start()
     try:
         before = ticks
-        for _ in range(20):
-            m.count(b"\n", workers=1)
-        during = ticks - before
+        work()
+        return ticks - before
     finally:
         stop.set()
         counter.join()
         sys.setswitchinterval(interval)
-    assert during > 20, during
+
+
+def test_long_scans_let_other_threads_run(big):
+    m, _ = big
+    assert ticks_during(lambda: [m.count(b"\n", workers=1) for _ in range(20)]) > 20
+
+
+def resizable(tmp_path, size):
+    f = open(tmp_path / "resized", "w+b")
+    f.truncate(size)
+    return f, safemmap.mmap(f.fileno(), size)
+
+
+def test_other_threads_see_a_resize_whole(tmp_path):
+    f, m = resizable(tmp_path, 8 * MIB)
+    m[:4] = b"head"
+    stop = threading.Event()
+    problems = []
+
+    def resize_back_and_forth():
+        try:
+            for i in range(200):
+                m.resize((8 if i % 2 else 4) * MIB)
+        finally:
+            stop.set()
+
+    def use_the_map():
+        while not stop.is_set():
+            try:
+                assert len(m) in (4 * MIB, 8 * MIB) and m.size() in (4 * MIB, 8 * MIB)
+                assert m[:4] == b"head" and m[0] == ord("h") and m[-1] == 0
+                assert m.find(b"ead", 0) == 1 and m.count(b"\0") == len(m) - 4
+                m.seek(0)
+                assert m.read_byte() == ord("h") and m.readline() == b"ead" + bytes(len(m) - 4)
+            except Exception as e:  # noqa: BLE001 - reported below
+                problems.append(repr(e))
+                return
+
+    with f:
+        user = threading.Thread(target=use_the_map)
+        user.start()
+        resize_back_and_forth()
+        user.join()
+        m.close()
+    assert problems == []
+
+
+@pytest.mark.parametrize("finish", ["close", "resize"])
+def test_close_and_resize_get_their_turn_against_a_scanning_loop(tmp_path, finish):
+    f, m = resizable(tmp_path, 64 * MIB)
+    stop = threading.Event()
+    scans = 0
+
+    def scan_in_a_loop():
+        nonlocal scans
+        while not stop.is_set():
+            try:
+                m.count(b"\n", workers=1)  # without the GIL, most of the time
+            except ValueError:  # closed
+                return
+            scans += 1
+
+    scanner = threading.Thread(target=scan_in_a_loop)
+    scanner.start()
+    try:
+        while scans < 3:
+            time.sleep(0.001)
+        # Waiting for the scan in progress must keep new ones from starting,
+        # or this would wait for as long as the loop runs.
+        if finish == "close":
+            m.close()
+            assert m.closed
+        else:
+            m.resize(MIB)
+            assert len(m) == MIB
+    finally:
+        stop.set()
+        scanner.join()
+        m.close()
+        f.close()
 
 
 def test_close_waits_for_a_scan_in_another_thread(tmp_path):

@@ -55,6 +55,10 @@ struct Shared {
     detached: AtomicUsize,
     /// The [`FORKS`] generation `detached` counts in.
     detached_in: Cell<usize>,
+    /// While close or resize waits for the GIL-free operations to finish:
+    /// the [`FORKS`] generation this happens in. Other threads wait rather
+    /// than start new ones, which could keep close waiting for ever.
+    reserved_in: Cell<Option<usize>>,
 }
 
 /// How many times this process has been a child of fork(), counted by
@@ -84,16 +88,19 @@ impl PyMmap {
             exports: Cell::new(0),
             detached: AtomicUsize::new(0),
             detached_in: Cell::new(FORKS.load(Ordering::Relaxed)),
+            reserved_in: Cell::new(None),
         };
         PyMmap { shared }
     }
 
     /// The open map, or the closed-check error.
     fn map(&self) -> PyResult<Ref<'_, Mmap>> {
+        self.wait_while_reserved();
         self.open_map().ok_or_else(|| self.unavailable())
     }
 
     fn map_mut(&self) -> PyResult<RefMut<'_, Mmap>> {
+        self.wait_while_reserved();
         self.open_map_mut().ok_or_else(|| self.unavailable())
     }
 
@@ -166,11 +173,49 @@ impl PyMmap {
             .map_err(to_py)
     }
 
-    /// Waits, without the GIL, until no operation runs on a view.
-    fn wait_for_views(&self, py: Python<'_>) {
+    /// Whether another thread has reserved the map (a reservation made in
+    /// the parent of a fork() does not count: the child has no such thread).
+    fn reserved(&self) -> bool {
+        self.shared.reserved_in.get() == Some(FORKS.load(Ordering::Relaxed))
+    }
+
+    /// Waits, without the GIL, until no other thread has reserved the map.
+    fn wait_while_reserved(&self) {
+        if self.reserved() {
+            Python::attach(|py| {
+                while self.reserved() {
+                    py.detach(std::thread::yield_now);
+                }
+            });
+        }
+    }
+
+    /// Reserves the map and waits, without the GIL, until no operation runs
+    /// on a view; returns with the GIL held, for close or resize to unmap
+    /// or move the mapping.
+    fn wait_until_idle(&self, py: Python<'_>) {
+        self.wait_while_reserved();
+        let _reserved = Reservation::new(&self.shared);
         while self.detached().load(Ordering::Acquire) > 0 {
             py.detach(std::thread::yield_now);
         }
+    }
+}
+
+/// A reservation of the map by this thread (see `Shared::reserved_in`),
+/// given up when dropped.
+struct Reservation<'a>(&'a Shared);
+
+impl<'a> Reservation<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.reserved_in.set(Some(FORKS.load(Ordering::Relaxed)));
+        Reservation(shared)
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.0.reserved_in.set(None);
     }
 }
 
@@ -349,12 +394,13 @@ impl PyMmap {
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
+        // Checked once idle: a buffer may be exported while this waits.
+        self.wait_until_idle(py);
         if self.exported() {
             return Err(PyBufferError::new_err(
                 "cannot close exported pointers exist",
             ));
         }
-        self.wait_for_views(py);
         let closing = self
             .shared
             .map
@@ -625,13 +671,14 @@ impl PyMmap {
         ensure_open(slf)?;
         let newsize = convert::ssize(newsize)?;
         let this = slf.get();
+        // As in close: wait first, check after.
+        this.wait_until_idle(slf.py());
         this.map()?;
         if this.exported() {
             return Err(PyBufferError::new_err(
                 "mmap can't resize with extant buffers exported.",
             ));
         }
-        this.wait_for_views(slf.py());
         this.map_mut()?
             .resize(convert::unsigned(newsize))
             .map_err(to_py)
