@@ -1,6 +1,8 @@
 //! The Python module `safemmap`: CPython 3.13's `mmap`, on Python 3.9 and
 //! later, over the fault-safe core crate. This crate only translates:
-//! arguments, errors and the buffer protocol.
+//! arguments, errors and the buffer protocol (`object`, `convert`,
+//! `errors`), with short cuts past PyO3's wrappers for the hottest calls
+//! (`fast`).
 
 mod convert;
 mod cpu;
