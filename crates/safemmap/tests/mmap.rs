@@ -135,6 +135,28 @@ fn buffered_reads_see_writes_made_in_between() {
     assert_eq!(map.fill_buf().unwrap()[1], b'x');
 }
 
+/// rfind searches windows of 1 MiB from the end, each overlapping the next
+/// by the needle's length less one: a needle placed at every offset across
+/// the first two borders is found, by find and count too.
+#[test]
+fn rfind_finds_needles_across_its_window_borders() {
+    const WINDOW: usize = 1 << 20;
+    let needle = b"0123456789abcdef";
+    let len = 3 * WINDOW + 123;
+    let mut map = Mmap::anonymous(len).unwrap();
+    let borders = [len - WINDOW, len - 2 * WINDOW + needle.len() - 1];
+    for at in borders
+        .iter()
+        .flat_map(|&border| border - needle.len()..=border)
+    {
+        map.write_at(at, needle).unwrap();
+        assert_eq!(map.rfind(needle, ..).unwrap(), Some(at));
+        assert_eq!(map.find(needle, ..).unwrap(), Some(at));
+        assert_eq!(map.count(needle, ..).unwrap(), 1);
+        map.write_at(at, &[0; 16]).unwrap();
+    }
+}
+
 #[test]
 fn finds_needles_inside_clamped_ranges() {
     let mut map = Mmap::anonymous(12).unwrap();

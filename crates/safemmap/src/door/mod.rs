@@ -199,9 +199,11 @@ impl<'a> Mapped<'a> {
     /// memchr's reverse searcher has no SIMD prefilter, so this searches
     /// forwards, window by window from the end: the first window holding a
     /// match holds the last one. Consecutive windows overlap by
-    /// `needle.len() - 1` bytes, so no match falls between them.
+    /// `needle.len() - 1` bytes, so no match falls between them. A window
+    /// of 1 MiB streams as fast as a forward scan (256 KiB ran 20% slower)
+    /// and wastes at most some 30 us when the match lies near its end.
     pub(crate) fn rfind(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
-        const WINDOW: usize = 256 << 10;
+        const WINDOW: usize = 1 << 20;
         let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
         let window = WINDOW.max(2 * needle.len());
