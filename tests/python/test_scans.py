@@ -132,6 +132,19 @@ def test_long_scans_let_other_threads_run(big):
     assert ticks_during(lambda: [m.count(b"\n", workers=1) for _ in range(20)]) > 20
 
 
+def test_long_slices_and_lines_let_other_threads_run():
+    m = safemmap.mmap(-1, 4 * MIB)
+    m[MIB : MIB + 5] = b"line\n"
+    expected = bytes(MIB) + b"line\n" + bytes(3 * MIB - 5)
+    assert ticks_during(lambda: [m[:] for _ in range(10)]) > 0
+    assert ticks_during(lambda: [(m.seek(MIB + 5), m.readline()) for _ in range(10)]) > 0
+    assert m[:] == expected and m[MIB + 2 :] == expected[MIB + 2 :]
+    m.seek(3)
+    assert m.readline() == expected[3 : MIB + 5] and m.tell() == MIB + 5
+    assert m.readline() == expected[MIB + 5 :] and m.tell() == 4 * MIB
+    assert m.readline() == b""
+
+
 def resizable(tmp_path, size):
     f = open(tmp_path / "resized", "w+b")
     f.truncate(size)

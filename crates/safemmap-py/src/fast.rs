@@ -9,7 +9,7 @@
 //! So the type's slots for these point here instead. A fast path serves
 //! only the case that cannot fail: an open map that no operation holds, an
 //! in-range int index, a slice of ints or `None` without a step, a read
-//! that succeeds. It runs no Python code and creates no error. Anything
+//! that succeeds and is short (a long one lets go of the GIL). It runs no Python code and creates no error. Anything
 //! else it *declines*, and the call goes to the PyO3 method, which does the
 //! full work and raises CPython's exact errors. The semantics thus live in
 //! one place, `object.rs`; this module only takes short cuts through it.
@@ -23,7 +23,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use crate::object::{absolute, clamp_bound, PyMmap};
+use crate::object::{absolute, clamp_bound, PyMmap, DETACH_BYTES};
 
 /// PyO3's entry points, where declined calls go.
 struct Fallbacks {
@@ -39,8 +39,9 @@ static FALLBACKS: OnceLock<Fallbacks> = OnceLock::new();
 static BYTE_VALUES: OnceLock<[Py<PyAny>; 256]> = OnceLock::new();
 
 /// Points `mmap`'s subscript slot and its `read_byte` and `readline`
-/// methods at the fast paths, keeping PyO3's versions as fallbacks. Must
-/// run before any subclass exists, since subclasses copy the slots.
+/// methods at the fast paths, keeping PyO3's versions as fallbacks.
+/// Subclasses find the methods in the dict, fast; their subscript slot is
+/// set from the `__getitem__` wrapper in the dict, which calls PyO3's.
 pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     let type_ptr = ty.as_type_ptr();
     // SAFETY: `mmap` is a heap type, so its mapping methods live in its own
@@ -161,6 +162,9 @@ unsafe extern "C" fn subscript(
         }
         // SAFETY: as above.
         let (start, count) = unsafe { plain_slice(key, map.len())? };
+        if count >= DETACH_BYTES {
+            return None; // The full method reads it without the GIL.
+        }
         // SAFETY: the new object's buffer is writable and seen by nobody else.
         new_bytes(count, |dst| unsafe { map.read_at_raw(start, dst, count) })
     };
@@ -186,6 +190,9 @@ unsafe extern "C" fn readline(
     let fast = |this: &PyMmap| {
         let mut map = this.open_map_mut()?;
         let count = ok(map.line_len())?;
+        if count >= DETACH_BYTES {
+            return None; // As for slices.
+        }
         let at = map.position();
         new_bytes(count, |dst| {
             // SAFETY: the new object's buffer is writable and seen by nobody else.

@@ -4,6 +4,10 @@
 //! `errors`), with short cuts past PyO3's wrappers for the hottest calls
 //! (`fast`).
 
+// The object's state lives in cells that the GIL guards (`object::Shared`).
+#[cfg(Py_GIL_DISABLED)]
+compile_error!("safemmap needs the GIL: free-threaded Python is not supported");
+
 mod convert;
 mod cpu;
 mod errors;

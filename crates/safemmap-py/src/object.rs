@@ -73,7 +73,7 @@ pub fn forked() {
 
 /// Operations on this many bytes or more let go of the GIL meanwhile;
 /// below it, releasing and taking it back costs more than it frees.
-const DETACH_BYTES: usize = 1 << 20;
+pub(crate) const DETACH_BYTES: usize = 1 << 20;
 
 // SAFETY: `Shared` is only reached through `PyMmap`'s methods, which run with
 // the GIL held: the module does not declare itself safe for free-threaded
@@ -139,15 +139,12 @@ impl PyMmap {
         // makes close and resize wait, so the mapping stays put until the
         // count is given back.
         let view = unsafe { self.map()?.view() };
-        let detached = self.detached();
-        detached.fetch_add(1, Ordering::Acquire);
-        let result = if long {
+        let _counted = Detached::count(self.detached());
+        Ok(if long {
             py.detach(|| work(view))
         } else {
             work(view)
-        };
-        detached.fetch_sub(1, Ordering::Release);
-        Ok(result)
+        })
     }
 
     /// The count of operations running without the GIL, dropped if it was
@@ -171,6 +168,27 @@ impl PyMmap {
         let read = |view: View| unsafe { view.read_raw(at, dst as *mut u8, count) };
         self.with_view(py, count >= DETACH_BYTES, read)?
             .map_err(to_py)
+    }
+
+    /// Reads `count` bytes from the position, advancing it; a long read
+    /// lets go of the GIL (and of `map`) meanwhile.
+    fn read_advancing<'py>(
+        &self,
+        py: Python<'py>,
+        mut map: RefMut<'_, Mmap>,
+        count: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        if count < DETACH_BYTES {
+            return read_bytes(py, &mut map, count);
+        }
+        let at = map.position();
+        drop(map);
+        let fill = |dst: *mut u8| self.read_detached(py, at, dst, count);
+        let bytes = convert::bytes_with(py, count, fill)?;
+        self.map_mut()?
+            .seek(SeekFrom::Start((at + count) as u64))
+            .map_err(to_py)?;
+        Ok(bytes)
     }
 
     /// Whether another thread has reserved the map (a reservation made in
@@ -202,8 +220,25 @@ impl PyMmap {
     }
 }
 
+/// An operation counted in `Shared::detached` until dropped, even by a
+/// panic (a count left behind would keep close waiting for ever).
+struct Detached<'a>(&'a AtomicUsize);
+
+impl<'a> Detached<'a> {
+    fn count(operations: &'a AtomicUsize) -> Self {
+        operations.fetch_add(1, Ordering::Acquire);
+        Detached(operations)
+    }
+}
+
+impl Drop for Detached<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
 /// A reservation of the map by this thread (see `Shared::reserved_in`),
-/// given up when dropped.
+/// given up when dropped, even by a panic.
 struct Reservation<'a>(&'a Shared);
 
 impl<'a> Reservation<'a> {
@@ -476,19 +511,9 @@ impl PyMmap {
         ensure_open(slf)?;
         let n = convert::optional_size(n)?;
         let this = slf.get();
-        let mut map = this.map_mut()?;
+        let map = this.map_mut()?;
         let count = n.map_or(map.remaining(), |n| n.min(map.remaining()));
-        if count < DETACH_BYTES {
-            return read_bytes(slf.py(), &mut map, count);
-        }
-        let at = map.position();
-        drop(map);
-        let fill = |dst: *mut u8| this.read_detached(slf.py(), at, dst, count);
-        let bytes = convert::bytes_with(slf.py(), count, fill)?;
-        this.map_mut()?
-            .seek(SeekFrom::Start((at + count) as u64))
-            .map_err(to_py)?;
-        Ok(bytes)
+        this.read_advancing(slf.py(), map, count)
     }
 
     fn read_byte(&self) -> PyResult<u8> {
@@ -496,9 +521,9 @@ impl PyMmap {
     }
 
     fn readline<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let mut map = self.map_mut()?;
+        let map = self.map_mut()?;
         let count = map.line_len().map_err(to_py)?;
-        read_bytes(py, &mut map, count)
+        self.read_advancing(py, map, count)
     }
 
     #[pyo3(signature = (data, /))]
@@ -702,6 +727,11 @@ impl PyMmap {
         let parts = unpack(slice)?;
         let map = slf.get().map()?;
         let (start, count) = adjust(parts, map.len());
+        if parts.2 == 1 && count >= DETACH_BYTES {
+            drop(map);
+            let fill = |dst: *mut u8| slf.get().read_detached(py, start, dst, count);
+            return Ok(convert::bytes_with(py, count, fill)?.into_any());
+        }
         let bytes = PyBytes::new_with(py, count, |buf| {
             match parts.2 {
                 1 => map.read_at(start, buf).map(drop),

@@ -341,18 +341,18 @@ fn has_border(needle: &[u8]) -> bool {
 
 /// The threads parallel scans run on, one per available CPU; `None` in a
 /// child forked after they started (its copy of the pool has no threads:
-/// waiting for it would hang), where scans run their chunks in turn.
+/// waiting for it would hang) or if they could not be started (a limit on
+/// threads), where scans run their chunks in turn.
 fn pool() -> Option<&'static rayon::ThreadPool> {
-    static POOL: OnceLock<(u32, rayon::ThreadPool)> = OnceLock::new();
+    static POOL: OnceLock<(u32, Option<rayon::ThreadPool>)> = OnceLock::new();
     let (owner, pool) = POOL.get_or_init(|| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(default_workers())
             .thread_name(|i| format!("safemmap-scan-{i}"))
-            .build()
-            .expect("cannot start the scan thread pool");
-        (std::process::id(), pool)
+            .build();
+        (std::process::id(), pool.ok())
     });
-    (*owner == std::process::id()).then_some(pool)
+    pool.as_ref().filter(|_| *owner == std::process::id())
 }
 
 #[cfg(test)]
