@@ -3,6 +3,7 @@ workers=, and the GIL let go during long operations."""
 
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -232,6 +233,35 @@ def test_close_waits_for_a_scan_in_another_thread(tmp_path):
         m.close()  # must not unmap under the scan
         scanner.join()
     assert results in ([0], []) or isinstance(results[0], int)
+    assert m.closed
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer")
+def test_a_signal_handler_that_raises_ends_the_wait_of_close():
+    m = safemmap.mmap(-1, 1 << 30)  # a scan of 1 GiB of untouched pages: slow
+    started = threading.Event()
+    scanner = threading.Thread(target=lambda: (started.set(), m.count(b"x", workers=1)))
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        scanner.start()
+        started.wait()
+        time.sleep(0.01)
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        with pytest.raises(Interrupted):
+            m.close()  # waits for the scan, until the handler raises
+        assert not m.closed
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        scanner.join()
+    m.close()
     assert m.closed
 
 

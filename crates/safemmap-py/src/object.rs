@@ -95,12 +95,12 @@ impl PyMmap {
 
     /// The open map, or the closed-check error.
     fn map(&self) -> PyResult<Ref<'_, Mmap>> {
-        self.wait_while_reserved();
+        self.wait_while_reserved()?;
         self.open_map().ok_or_else(|| self.unavailable())
     }
 
     fn map_mut(&self) -> PyResult<RefMut<'_, Mmap>> {
-        self.wait_while_reserved();
+        self.wait_while_reserved()?;
         self.open_map_mut().ok_or_else(|| self.unavailable())
     }
 
@@ -197,27 +197,32 @@ impl PyMmap {
         self.shared.reserved_in.get() == Some(FORKS.load(Ordering::Relaxed))
     }
 
-    /// Waits, without the GIL, until no other thread has reserved the map.
-    fn wait_while_reserved(&self) {
-        if self.reserved() {
-            Python::attach(|py| {
-                while self.reserved() {
-                    py.detach(std::thread::yield_now);
-                }
-            });
+    /// Waits until no other thread has reserved the map.
+    fn wait_while_reserved(&self) -> PyResult<()> {
+        if !self.reserved() {
+            return Ok(());
         }
+        Python::attach(|py| wait_until(py, || !self.reserved()))
     }
 
-    /// Reserves the map and waits, without the GIL, until no operation runs
-    /// on a view; returns with the GIL held, for close or resize to unmap
-    /// or move the mapping.
-    fn wait_until_idle(&self, py: Python<'_>) {
-        self.wait_while_reserved();
+    /// Reserves the map and waits until no operation runs on a view;
+    /// returns with the GIL held, for close or resize to unmap or move the
+    /// mapping.
+    fn wait_until_idle(&self, py: Python<'_>) -> PyResult<()> {
+        self.wait_while_reserved()?;
         let _reserved = Reservation::new(&self.shared);
-        while self.detached().load(Ordering::Acquire) > 0 {
-            py.detach(std::thread::yield_now);
-        }
+        wait_until(py, || self.detached().load(Ordering::Acquire) == 0)
     }
+}
+
+/// Waits, mostly without the GIL, until `done` (checked with the GIL held)
+/// says so; a signal's handler that raises (Ctrl-C) ends the wait.
+fn wait_until(py: Python<'_>, done: impl Fn() -> bool) -> PyResult<()> {
+    while !done() {
+        py.check_signals()?;
+        py.detach(|| std::thread::sleep(std::time::Duration::from_micros(20)));
+    }
+    Ok(())
 }
 
 /// An operation counted in `Shared::detached` until dropped, even by a
@@ -430,7 +435,7 @@ impl PyMmap {
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         // Checked once idle: a buffer may be exported while this waits.
-        self.wait_until_idle(py);
+        self.wait_until_idle(py)?;
         if self.exported() {
             return Err(PyBufferError::new_err(
                 "cannot close exported pointers exist",
@@ -697,7 +702,7 @@ impl PyMmap {
         let newsize = convert::ssize(newsize)?;
         let this = slf.get();
         // As in close: wait first, check after.
-        this.wait_until_idle(slf.py());
+        this.wait_until_idle(slf.py())?;
         this.map()?;
         if this.exported() {
             return Err(PyBufferError::new_err(
