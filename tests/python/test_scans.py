@@ -134,15 +134,16 @@ def test_long_scans_let_other_threads_run(big):
 
 
 def test_long_slices_and_lines_let_other_threads_run():
-    m = safemmap.mmap(-1, 4 * MIB)
-    m[MIB : MIB + 5] = b"line\n"
-    expected = bytes(MIB) + b"line\n" + bytes(3 * MIB - 5)
+    size, newline = 32 * MIB, 8 * MIB
+    m = safemmap.mmap(-1, size)
+    m[newline - 4 : newline + 1] = b"line\n"
+    expected = bytes(newline - 4) + b"line\n" + bytes(size - newline - 1)
     assert ticks_during(lambda: [m[:] for _ in range(10)]) > 0
-    assert ticks_during(lambda: [(m.seek(MIB + 5), m.readline()) for _ in range(10)]) > 0
+    assert ticks_during(lambda: [(m.seek(newline + 1), m.readline()) for _ in range(10)]) > 0
     assert m[:] == expected and m[MIB + 2 :] == expected[MIB + 2 :]
     m.seek(3)
-    assert m.readline() == expected[3 : MIB + 5] and m.tell() == MIB + 5
-    assert m.readline() == expected[MIB + 5 :] and m.tell() == 4 * MIB
+    assert m.readline() == expected[3 : newline + 1] and m.tell() == newline + 1
+    assert m.readline() == expected[newline + 1 :] and m.tell() == size
     assert m.readline() == b""
 
 
