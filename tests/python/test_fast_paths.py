@@ -1,10 +1,7 @@
 """The fast paths (m[key], read_byte, readline as raw C functions) against
-the full methods they fall back to and against the stdlib.
-
-`m[key]` goes through the fast slot; `type(m).__getitem__(m, key)` through
-the slot wrapper, which still calls PyO3's full method. Every kind of key is
-tried in every state, so that each case the fast path declines and each it
-serves are seen to give the same answer."""
+the stdlib, in every state and with every kind of key: each case the fast
+path serves and each it declines (to the full PyO3 method) must give the
+stdlib's answer. `m.__getitem__(key)` and subclasses go the same way."""
 import inspect
 import mmap as std_mmap
 import sys

@@ -38,10 +38,10 @@ static FALLBACKS: OnceLock<Fallbacks> = OnceLock::new();
 /// to CPython's own cache.
 static BYTE_VALUES: OnceLock<[Py<PyAny>; 256]> = OnceLock::new();
 
-/// Points `mmap`'s subscript slot and its `read_byte` and `readline`
-/// methods at the fast paths, keeping PyO3's versions as fallbacks.
-/// Subclasses find the methods in the dict, fast; their subscript slot is
-/// set from the `__getitem__` wrapper in the dict, which calls PyO3's.
+/// Points `mmap`'s subscript slot, its `__getitem__` wrapper (which
+/// `m.__getitem__(k)` calls and subclasses take their slot from) and its
+/// `read_byte` and `readline` methods at the fast paths, keeping PyO3's
+/// versions as fallbacks.
 pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     let type_ptr = ty.as_type_ptr();
     // SAFETY: `mmap` is a heap type, so its mapping methods live in its own
@@ -60,7 +60,19 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         int.into_any().unbind()
     };
     let _ = BYTE_VALUES.set(std::array::from_fn(byte_value));
-    mapping.mp_subscript = Some(subscript);
+    let original = mapping.mp_subscript.replace(subscript);
+    let getitem = ty.getattr("__getitem__")?;
+    let wrapper = getitem.as_ptr().cast::<ffi::PyWrapperDescrObject>();
+    // SAFETY: the descriptor's fields are read only once its type shows it
+    // is a wrapper descriptor; one that wraps PyO3's subscript function is
+    // the `__getitem__` wrapper CPython made for this type's slot, which
+    // calls `d_wrapped` as a `binaryfunc`, as `subscript` is.
+    unsafe {
+        let is_wrapper = ffi::Py_TYPE(getitem.as_ptr()) == &raw mut ffi::PyWrapperDescr_Type;
+        if is_wrapper && (*wrapper).d_wrapped == original.map_or(std::ptr::null_mut(), |f| f as _) {
+            (*wrapper).d_wrapped = subscript as *mut std::ffi::c_void;
+        }
+    }
     let methods: [(&std::ffi::CStr, _, _); 2] = [
         (
             c"read_byte",
