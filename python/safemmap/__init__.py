@@ -7,11 +7,10 @@ would die of SIGBUS or SIGSEGV.
 
 import faulthandler as _faulthandler
 import functools as _functools
-import os as _os
 
 from safemmap._safemmap import *  # noqa: F401,F403
 from safemmap._safemmap import __version__, error, mmap  # noqa: F401
-from safemmap._safemmap import _forked, _install_fault_handler, _set_default_workers
+from safemmap._safemmap import _install_fault_handler, _set_default_workers
 from safemmap._cpu import (  # noqa: F401
     available_cpu_count,
     cpu_count,
@@ -46,7 +45,3 @@ try:
 except ValueError:  # an invalid CPU count override: scans use the core's count
     pass
 
-# A child of fork() has none of its parent's threads, so none of the scans
-# they were running without the GIL: close() and resize() must not wait for them.
-if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=_forked)

@@ -353,3 +353,35 @@ def test_close_in_a_child_forked_during_a_scan_does_not_wait_for_it(big):
     finally:
         stop.set()
         scanner.join()
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="needs fork")
+def test_an_earlier_fork_hook_may_close_a_map_a_scan_was_using(run_py):
+    # The fork is counted by the C library, before any Python hook runs: a
+    # hook registered before safemmap was even imported does not wait.
+    result = run_py("""
+        import os, threading, time
+        maps = []
+        os.register_at_fork(after_in_child=lambda: [m.close() for m in maps])
+        import safemmap
+        m = safemmap.mmap(-1, 1 << 30)
+        maps.append(m)
+        scanner = threading.Thread(target=lambda: m.count(b"x", workers=1))
+        scanner.start()
+        time.sleep(0.05)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if m.closed else 1)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                print("child", os.waitstatus_to_exitcode(status))
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            print("child hung")
+        scanner.join()
+    """)
+    assert result.stdout.strip() == "child 0", result.stdout + result.stderr

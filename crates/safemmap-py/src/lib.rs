@@ -29,12 +29,6 @@ fn _set_default_workers(workers: usize) {
     safemmap::set_default_workers(workers);
 }
 
-/// Registered with `os.register_at_fork(after_in_child=...)`.
-#[pyfunction]
-fn _forked() {
-    object::forked();
-}
-
 #[pymodule]
 fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
@@ -43,7 +37,6 @@ fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     fast::install(&py.get_type::<object::PyMmap>())?;
     module.add_function(wrap_pyfunction!(_install_fault_handler, module)?)?;
     module.add_function(wrap_pyfunction!(_set_default_workers, module)?)?;
-    module.add_function(wrap_pyfunction!(_forked, module)?)?;
     cpu::register(module)?;
     module.add("error", py.get_type::<pyo3::exceptions::PyOSError>())?;
     for access in [

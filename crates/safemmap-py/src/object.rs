@@ -53,22 +53,12 @@ struct Shared {
     /// Operations running on a [`View`] without the GIL; close and resize
     /// wait for them (atomic: they finish without the GIL).
     detached: AtomicUsize,
-    /// The [`FORKS`] generation `detached` counts in.
+    /// The [`safemmap::fork_count`] `detached` counts in.
     detached_in: Cell<usize>,
     /// While close or resize waits for the GIL-free operations to finish:
-    /// the [`FORKS`] generation this happens in. Other threads wait rather
+    /// the [`safemmap::fork_count`] this happens in. Other threads wait rather
     /// than start new ones, which could keep close waiting for ever.
     reserved_in: Cell<Option<usize>>,
-}
-
-/// How many times this process has been a child of fork(), counted by
-/// [`forked`]: a count of GIL-free operations inherited from the parent
-/// counts threads the child does not have, and would make close wait forever.
-static FORKS: AtomicUsize = AtomicUsize::new(0);
-
-/// Called in the child after fork() (`os.register_at_fork`).
-pub fn forked() {
-    FORKS.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Operations on this many bytes or more let go of the GIL meanwhile;
@@ -87,7 +77,7 @@ impl PyMmap {
             map: RefCell::new(Some(map)),
             exports: Cell::new(0),
             detached: AtomicUsize::new(0),
-            detached_in: Cell::new(FORKS.load(Ordering::Relaxed)),
+            detached_in: Cell::new(safemmap::fork_count()),
             reserved_in: Cell::new(None),
         };
         PyMmap { shared }
@@ -150,7 +140,7 @@ impl PyMmap {
     /// The count of operations running without the GIL, dropped if it was
     /// inherited through fork().
     fn detached(&self) -> &AtomicUsize {
-        let generation = FORKS.load(Ordering::Relaxed);
+        let generation = safemmap::fork_count();
         if self.shared.detached_in.get() != generation {
             self.shared.detached.store(0, Ordering::Relaxed);
             self.shared.detached_in.set(generation);
@@ -194,7 +184,7 @@ impl PyMmap {
     /// Whether another thread has reserved the map (a reservation made in
     /// the parent of a fork() does not count: the child has no such thread).
     fn reserved(&self) -> bool {
-        self.shared.reserved_in.get() == Some(FORKS.load(Ordering::Relaxed))
+        self.shared.reserved_in.get() == Some(safemmap::fork_count())
     }
 
     /// Waits until no other thread has reserved the map.
@@ -248,7 +238,7 @@ struct Reservation<'a>(&'a Shared);
 
 impl<'a> Reservation<'a> {
     fn new(shared: &'a Shared) -> Self {
-        shared.reserved_in.set(Some(FORKS.load(Ordering::Relaxed)));
+        shared.reserved_in.set(Some(safemmap::fork_count()));
         Reservation(shared)
     }
 }

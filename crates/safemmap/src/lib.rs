@@ -88,3 +88,11 @@ pub fn page_size() -> usize {
 pub fn allocation_granularity() -> usize {
     sys::allocation_granularity()
 }
+
+/// How many times this process has been a child of fork() since the first
+/// call (always 0 on Windows). Bookkeeping about threads busy with a map can
+/// record it: once the count has changed, the bookkeeping was inherited
+/// through fork() and speaks of threads the child does not have.
+pub fn fork_count() -> usize {
+    sys::fork_count()
+}

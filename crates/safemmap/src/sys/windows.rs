@@ -92,6 +92,11 @@ pub(crate) fn allocation_granularity() -> usize {
     system_info().dwAllocationGranularity as usize
 }
 
+/// Windows has no fork().
+pub(crate) fn fork_count() -> usize {
+    0
+}
+
 /// Logical CPUs in all processor groups, CPython's `os.cpu_count()`.
 pub(crate) fn online_cpus() -> Option<usize> {
     // SAFETY: no preconditions.

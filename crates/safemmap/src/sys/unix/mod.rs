@@ -10,6 +10,8 @@ pub(crate) use signal::{install_fault_handler, thread_token};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
 
 /// A descriptor as the caller hands it over (`-1` = none).
 pub(crate) type RawFile = RawFd;
@@ -121,6 +123,23 @@ pub(crate) fn page_size() -> usize {
 /// The granularity of mapping offsets; on Unix, the page size.
 pub(crate) fn allocation_granularity() -> usize {
     page_size()
+}
+
+/// How many times this process has been a child of fork() since the first
+/// call, counted by a `pthread_atfork` handler that runs in the child
+/// before anything else there can look.
+pub(crate) fn fork_count() -> usize {
+    static FORKS: AtomicUsize = AtomicUsize::new(0);
+    static COUNTING: Once = Once::new();
+    extern "C" fn forked() {
+        FORKS.fetch_add(1, Ordering::Relaxed);
+    }
+    COUNTING.call_once(|| {
+        // SAFETY: registers a handler that only bumps an atomic, which is
+        // all a child of a multi-threaded fork() may do.
+        unsafe { libc::pthread_atfork(None, None, Some(forked)) };
+    });
+    FORKS.load(Ordering::Relaxed)
 }
 
 /// Maps `len` bytes; `file` is `NO_FILE` for an anonymous map.
@@ -261,5 +280,28 @@ pub(crate) fn classify_fault(signal: usize) -> (crate::FaultKind, i32) {
     match signal as libc::c_int {
         libc::SIGBUS => (crate::FaultKind::Unbacked, libc::EIO),
         _ => (crate::FaultKind::Inaccessible, libc::EFAULT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fork_count;
+
+    #[test]
+    fn a_child_of_fork_counts_one_more() {
+        let before = fork_count();
+        // SAFETY: the child only reads an atomic and exits.
+        match unsafe { libc::fork() } {
+            // SAFETY: _exit is async-signal-safe, as a forked child needs.
+            0 => unsafe { libc::_exit(i32::from(fork_count() != before + 1)) },
+            -1 => panic!("fork failed: {}", std::io::Error::last_os_error()),
+            child => {
+                let mut status = 0;
+                // SAFETY: waits for our own child.
+                unsafe { libc::waitpid(child, &mut status, 0) };
+                assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+                assert_eq!(fork_count(), before, "the parent's count is unchanged");
+            }
+        }
     }
 }
