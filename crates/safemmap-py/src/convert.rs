@@ -149,12 +149,9 @@ impl Bytes {
     /// A writable view ("w*"), as `readinto` wants.
     pub fn writable(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
         Bytes::get(obj, ffi::PyBUF_WRITABLE).map_err(|_| {
-            let name = obj
-                .get_type()
-                .name()
-                .map_or_else(|_| "?".into(), |n| n.to_string());
             PyTypeError::new_err(format!(
-                "readinto() argument must be read-write bytes-like object, not {name}"
+                "readinto() argument must be read-write bytes-like object, not {}",
+                type_name(obj)
             ))
         })
     }
@@ -241,14 +238,18 @@ pub fn needle(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
         return Ok(vec![byte]);
     }
     Bytes::new(obj).map(|bytes| bytes.to_vec()).map_err(|_| {
-        let name = obj
-            .get_type()
-            .name()
-            .map_or_else(|_| "?".into(), |n| n.to_string());
         PyTypeError::new_err(format!(
-            "argument should be integer or bytes-like object, not '{name}'"
+            "argument should be integer or bytes-like object, not '{}'",
+            type_name(obj)
         ))
     })
+}
+
+/// The name of `obj`'s type, for an error message about it.
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".into(), |name| name.to_string())
 }
 
 /// An optional positional argument. Unlike `Option`, an explicit `None`

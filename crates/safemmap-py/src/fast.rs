@@ -9,12 +9,12 @@
 //! So the type's slots for these point here instead. A fast path serves
 //! only the case that cannot fail: an open map that no operation holds, an
 //! in-range int index, a slice of ints or `None` without a step, a read
-//! that succeeds and is short (a long one lets go of the GIL). It runs no Python code and creates no error. Anything
-//! else it *declines*, and the call goes to the PyO3 method, which does the
-//! full work and raises CPython's exact errors. The semantics thus live in
+//! that succeeds and is short (a long one lets go of the GIL). It runs no
+//! Python code and creates no error. Anything else it *declines*, and the
+//! call goes to the PyO3 method, which does the full work and raises
+//! CPython's exact errors. The semantics thus live in
 //! one place, `object.rs`; this module only takes short cuts through it.
 
-use std::io::{Seek, SeekFrom};
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
@@ -47,8 +47,9 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     // SAFETY: `mmap` is a heap type, so its mapping methods live in its own
     // writable PyHeapTypeObject; PyO3 filled the subscript slot.
     let mapping = unsafe { &mut *(*type_ptr).tp_as_mapping };
+    let original = mapping.mp_subscript.expect("mmap defines __getitem__");
     let fallbacks = Fallbacks {
-        subscript: mapping.mp_subscript.expect("mmap defines __getitem__"),
+        subscript: original,
         read_byte: ty.getattr("read_byte")?.unbind(),
         readline: ty.getattr("readline")?.unbind(),
     };
@@ -60,7 +61,7 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         int.into_any().unbind()
     };
     let _ = BYTE_VALUES.set(std::array::from_fn(byte_value));
-    let original = mapping.mp_subscript.replace(subscript);
+    mapping.mp_subscript = Some(subscript);
     let getitem = ty.getattr("__getitem__")?;
     let wrapper = getitem.as_ptr().cast::<ffi::PyWrapperDescrObject>();
     // SAFETY: the descriptor's fields are read only once its type shows it
@@ -69,7 +70,7 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     // calls `d_wrapped` as a `binaryfunc`, as `subscript` is.
     unsafe {
         let is_wrapper = ffi::Py_TYPE(getitem.as_ptr()) == &raw mut ffi::PyWrapperDescr_Type;
-        if is_wrapper && (*wrapper).d_wrapped == original.map_or(std::ptr::null_mut(), |f| f as _) {
+        if is_wrapper && (*wrapper).d_wrapped == original as *mut std::ffi::c_void {
             (*wrapper).d_wrapped = subscript as *mut std::ffi::c_void;
         }
     }
@@ -205,12 +206,8 @@ unsafe extern "C" fn readline(
         if count >= DETACH_BYTES {
             return None; // As for slices.
         }
-        let at = map.position();
-        new_bytes(count, |dst| {
-            // SAFETY: the new object's buffer is writable and seen by nobody else.
-            unsafe { map.read_at_raw(at, dst, count) }?;
-            map.seek(SeekFrom::Start((at + count) as u64)).map(drop)
-        })
+        // SAFETY: the new object's buffer is writable and seen by nobody else.
+        new_bytes(count, |dst| unsafe { map.read_raw(dst, count) })
     };
     // SAFETY: called by the interpreter as a method of `mmap`.
     unsafe { serve(slf, fast, |f| call(&f.readline, slf)) }
@@ -284,11 +281,8 @@ fn new_bytes(
         return None;
     }
     // SAFETY: `bytes` is a live bytes object holding `len` bytes.
-    if ok(fill(
-        unsafe { ffi::PyBytes_AS_STRING(bytes) }.cast_mut().cast(),
-    ))
-    .is_none()
-    {
+    let buffer = unsafe { ffi::PyBytes_AS_STRING(bytes) }.cast_mut().cast();
+    if ok(fill(buffer)).is_none() {
         // SAFETY: our only reference.
         unsafe { ffi::Py_DECREF(bytes) };
         return None;

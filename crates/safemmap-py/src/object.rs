@@ -175,10 +175,16 @@ impl PyMmap {
         drop(map);
         let fill = |dst: *mut u8| self.read_detached(py, at, dst, count);
         let bytes = convert::bytes_with(py, count, fill)?;
-        self.map_mut()?
-            .seek(SeekFrom::Start((at + count) as u64))
-            .map_err(to_py)?;
+        self.set_position(at + count)?;
         Ok(bytes)
+    }
+
+    /// Puts the position at `at`, after an operation that ran on a view.
+    fn set_position(&self, at: usize) -> PyResult<()> {
+        let mut map = self.map_mut()?;
+        map.seek(SeekFrom::Start(at as u64))
+            .map(drop)
+            .map_err(to_py)
     }
 
     /// Whether another thread has reserved the map (a reservation made in
@@ -305,16 +311,9 @@ pub(crate) fn adjust(
 
 /// Reads `count` bytes from the position into a new bytes object.
 fn read_bytes<'py>(py: Python<'py>, map: &mut Mmap, count: usize) -> PyResult<Bound<'py, PyBytes>> {
-    if count == 0 {
-        // The position may lie past the end, where even a zero seek fails.
-        return Ok(PyBytes::new(py, b""));
-    }
-    let at = map.position();
     // SAFETY: the new object's buffer is writable and seen by nobody else.
-    let fill = |dst| unsafe { map.read_at_raw(at, dst, count) }.map_err(to_py);
-    let bytes = convert::bytes_with(py, count, fill)?;
-    map.seek(SeekFrom::Current(count as i64)).map_err(to_py)?;
-    Ok(bytes)
+    let fill = |dst| unsafe { map.read_raw(dst, count) }.map_err(to_py);
+    convert::bytes_with(py, count, fill)
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -541,9 +540,7 @@ impl PyMmap {
         // SAFETY: as above.
         let write = |view: View| unsafe { view.write_raw(at, src as *const u8, len) };
         this.with_view(slf.py(), true, write)?.map_err(to_py)?;
-        this.map_mut()?
-            .seek(SeekFrom::Start((at + len) as u64))
-            .map_err(to_py)?;
+        this.set_position(at + len)?;
         Ok(len)
     }
 
@@ -632,9 +629,7 @@ impl PyMmap {
             (map.position(), target.len().min(map.remaining()))
         };
         this.read_detached(slf.py(), at, target.as_mut_ptr(), count)?;
-        this.map_mut()?
-            .seek(SeekFrom::Start((at + count) as u64))
-            .map_err(to_py)?;
+        this.set_position(at + count)?;
         Ok(count)
     }
 

@@ -183,6 +183,18 @@ impl Mmap {
         unsafe { self.own_view().read_raw(offset, dst, len) }
     }
 
+    /// Copies `len` bytes from the position to raw memory and advances the
+    /// position; all or nothing. A read of 0 bytes succeeds anywhere.
+    ///
+    /// # Safety
+    /// As for [`read_at_raw`](Self::read_at_raw).
+    pub unsafe fn read_raw(&mut self, dst: *mut u8, len: usize) -> io::Result<()> {
+        // SAFETY: passed on from the caller.
+        unsafe { self.read_at_raw(self.pos, dst, len)? };
+        self.pos += len;
+        Ok(())
+    }
+
     /// Fills `buf` with the bytes at `start`, `start + step`, `start + 2*step`...
     /// (a negative step walks backwards). Every index must lie in the map.
     pub fn read_strided(&self, start: usize, step: isize, buf: &mut [u8]) -> io::Result<()> {

@@ -135,6 +135,28 @@ fn buffered_reads_see_writes_made_in_between() {
     assert_eq!(map.fill_buf().unwrap()[1], b'x');
 }
 
+#[test]
+fn raw_reads_advance_the_position_all_or_nothing() {
+    let mut map = Mmap::anonymous(8).unwrap();
+    map.write_at(0, b"abcdefgh").unwrap();
+    let mut buf = [0u8; 5];
+    map.seek(SeekFrom::Start(2)).unwrap();
+    // SAFETY: `buf` is writable and not referenced during the calls.
+    unsafe {
+        map.read_raw(buf.as_mut_ptr(), 5).unwrap();
+        assert_eq!((&buf, map.position()), (b"cdefg", 7));
+        assert!(
+            map.read_raw(buf.as_mut_ptr(), 2).is_err(),
+            "only 1 byte is left"
+        );
+        assert_eq!(map.position(), 7);
+        map.resize(4).unwrap(); // the position now lies past the end
+        map.read_raw(buf.as_mut_ptr(), 0).unwrap();
+        assert!(map.read_raw(buf.as_mut_ptr(), 1).is_err());
+    }
+    assert_eq!(map.position(), 7);
+}
+
 /// rfind searches windows of 1 MiB from the end, each overlapping the next
 /// by the needle's length less one: a needle placed at every offset across
 /// the first two borders is found, by find and count too.
