@@ -1045,6 +1045,36 @@ def test_resize_check_order(mapped, setup, call, expected):
     assert len(m) == 10
 
 
+def sealed_against_shrinking(data):
+    import fcntl
+
+    fd = os.memfd_create("sealed", os.MFD_ALLOW_SEALING)
+    os.write(fd, data)
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK)
+    return open(fd, "r+b")
+
+
+@pytest.mark.parametrize("file_kind", ["read-only descriptor", "sealed memfd"])
+def test_a_resize_whose_truncation_fails_changes_nothing(make_file, file_kind):
+    data = bytes(range(256)) * (3 * P // 256) + b"tail"
+    if file_kind == "sealed memfd":
+        if not hasattr(os, "memfd_create"):
+            pytest.skip("needs memfd_create")
+        f, kwargs, error = sealed_against_shrinking(data), {}, errno.EPERM
+    else:
+        # A private writable map of a read-only file: ftruncate refuses it.
+        f = make_file(data, mode="rb")
+        kwargs, error = {"flags": safemmap.MAP_PRIVATE, "prot": RW}, errno.EINVAL
+    with f, M(f.fileno(), 0, **kwargs) as m:
+        m[:2] = b"ab"
+        check(lambda: m.resize(P + 1), oserror(error))
+        assert len(m) == len(data) and m.size() == len(data)
+        assert m[:] == b"ab" + data[2:] and m[-4:] == b"tail"
+        if file_kind == "sealed memfd":  # the seal lets it grow: the map is whole
+            m.resize(len(data) + 10)
+            assert m[:] == b"ab" + data[2:] + bytes(10)
+
+
 def test_resize_offset_plus_newsize_overflows(make_file):
     with M(make_file(b"x" * (P + 10)).fileno(), 0, offset=P) as m:
         check(lambda: m.resize(2**63 - 1), Raises(ValueError, "new size out of range"))

@@ -13,6 +13,7 @@ mod cpu;
 mod errors;
 mod fast;
 mod object;
+mod threads;
 
 use pyo3::prelude::*;
 

@@ -14,7 +14,6 @@
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::io::{Seek, SeekFrom};
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::ffi;
@@ -24,6 +23,7 @@ use safemmap::{raw, Access, Error, Mmap, MmapOptions, Scan, View};
 
 use crate::convert::{self, Bytes, Opt};
 use crate::errors::{closed, to_py};
+use crate::threads::Threads;
 
 #[cfg_attr(
     Py_3_10,
@@ -50,15 +50,8 @@ struct Shared {
     map: RefCell<Option<Mmap>>,
     /// Live buffer-protocol views; while any exists the mapping must stay put.
     exports: Cell<usize>,
-    /// Operations running on a [`View`] without the GIL; close and resize
-    /// wait for them (atomic: they finish without the GIL).
-    detached: AtomicUsize,
-    /// The [`safemmap::fork_count`] `detached` counts in.
-    detached_in: Cell<usize>,
-    /// While close or resize waits for the GIL-free operations to finish:
-    /// the [`safemmap::fork_count`] this happens in. Other threads wait rather
-    /// than start new ones, which could keep close waiting for ever.
-    reserved_in: Cell<Option<usize>>,
+    /// Threads busy with the map, and close and resize waiting for them.
+    threads: Threads,
 }
 
 /// Operations on this many bytes or more let go of the GIL meanwhile;
@@ -76,21 +69,19 @@ impl PyMmap {
         let shared = Shared {
             map: RefCell::new(Some(map)),
             exports: Cell::new(0),
-            detached: AtomicUsize::new(0),
-            detached_in: Cell::new(safemmap::fork_count()),
-            reserved_in: Cell::new(None),
+            threads: Threads::new(),
         };
         PyMmap { shared }
     }
 
     /// The open map, or the closed-check error.
     fn map(&self) -> PyResult<Ref<'_, Mmap>> {
-        self.wait_while_reserved()?;
+        self.shared.threads.wait_while_reserved()?;
         self.open_map().ok_or_else(|| self.unavailable())
     }
 
     fn map_mut(&self) -> PyResult<RefMut<'_, Mmap>> {
-        self.wait_while_reserved()?;
+        self.shared.threads.wait_while_reserved()?;
         self.open_map_mut().ok_or_else(|| self.unavailable())
     }
 
@@ -129,23 +120,12 @@ impl PyMmap {
         // makes close and resize wait, so the mapping stays put until the
         // count is given back.
         let view = unsafe { self.map()?.view() };
-        let _counted = Detached::count(self.detached());
+        let _counted = self.shared.threads.count_detached();
         Ok(if long {
             py.detach(|| work(view))
         } else {
             work(view)
         })
-    }
-
-    /// The count of operations running without the GIL, dropped if it was
-    /// inherited through fork().
-    fn detached(&self) -> &AtomicUsize {
-        let generation = safemmap::fork_count();
-        if self.shared.detached_in.get() != generation {
-            self.shared.detached.store(0, Ordering::Relaxed);
-            self.shared.detached_in.set(generation);
-        }
-        &self.shared.detached
     }
 
     /// Copies `count` bytes from `at` to `dst`, without the GIL if that
@@ -185,73 +165,6 @@ impl PyMmap {
         map.seek(SeekFrom::Start(at as u64))
             .map(drop)
             .map_err(to_py)
-    }
-
-    /// Whether another thread has reserved the map (a reservation made in
-    /// the parent of a fork() does not count: the child has no such thread).
-    fn reserved(&self) -> bool {
-        self.shared.reserved_in.get() == Some(safemmap::fork_count())
-    }
-
-    /// Waits until no other thread has reserved the map.
-    fn wait_while_reserved(&self) -> PyResult<()> {
-        if !self.reserved() {
-            return Ok(());
-        }
-        Python::attach(|py| wait_until(py, || !self.reserved()))
-    }
-
-    /// Reserves the map and waits until no operation runs on a view;
-    /// returns with the GIL held, for close or resize to unmap or move the
-    /// mapping.
-    fn wait_until_idle(&self, py: Python<'_>) -> PyResult<()> {
-        self.wait_while_reserved()?;
-        let _reserved = Reservation::new(&self.shared);
-        wait_until(py, || self.detached().load(Ordering::Acquire) == 0)
-    }
-}
-
-/// Waits, mostly without the GIL, until `done` (checked with the GIL held)
-/// says so; a signal's handler that raises (Ctrl-C) ends the wait.
-fn wait_until(py: Python<'_>, done: impl Fn() -> bool) -> PyResult<()> {
-    while !done() {
-        py.check_signals()?;
-        py.detach(|| std::thread::sleep(std::time::Duration::from_micros(20)));
-    }
-    Ok(())
-}
-
-/// An operation counted in `Shared::detached` until dropped, even by a
-/// panic (a count left behind would keep close waiting for ever).
-struct Detached<'a>(&'a AtomicUsize);
-
-impl<'a> Detached<'a> {
-    fn count(operations: &'a AtomicUsize) -> Self {
-        operations.fetch_add(1, Ordering::Acquire);
-        Detached(operations)
-    }
-}
-
-impl Drop for Detached<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Release);
-    }
-}
-
-/// A reservation of the map by this thread (see `Shared::reserved_in`),
-/// given up when dropped, even by a panic.
-struct Reservation<'a>(&'a Shared);
-
-impl<'a> Reservation<'a> {
-    fn new(shared: &'a Shared) -> Self {
-        shared.reserved_in.set(Some(safemmap::fork_count()));
-        Reservation(shared)
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        self.0.reserved_in.set(None);
     }
 }
 
@@ -423,8 +336,8 @@ impl PyMmap {
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        // Checked once idle: a buffer may be exported while this waits.
-        self.wait_until_idle(py)?;
+        // Checked in turn: a buffer may be exported while this waits.
+        let _turn = self.shared.threads.wait_for_turn(py)?;
         if self.exported() {
             return Err(PyBufferError::new_err(
                 "cannot close exported pointers exist",
@@ -436,7 +349,11 @@ impl PyMmap {
             .try_borrow_mut()
             .map_err(|_| in_use())?
             .take();
-        drop(closing);
+        match closing {
+            // Unmapping a GiB of cached pages takes tens of milliseconds.
+            Some(map) if map.len() >= DETACH_BYTES => py.detach(|| drop(map)),
+            closing => drop(closing),
+        }
         Ok(())
     }
 
@@ -685,18 +602,25 @@ impl PyMmap {
     fn resize(slf: &Bound<'_, Self>, newsize: &Bound<'_, PyAny>) -> PyResult<()> {
         ensure_open(slf)?;
         let newsize = convert::ssize(newsize)?;
-        let this = slf.get();
-        // As in close: wait first, check after.
-        this.wait_until_idle(slf.py())?;
+        let (this, py) = (slf.get(), slf.py());
+        // As in close: wait for the turn, check after.
+        let _turn = this.shared.threads.wait_for_turn(py)?;
         this.map()?;
         if this.exported() {
             return Err(PyBufferError::new_err(
                 "mmap can't resize with extant buffers exported.",
             ));
         }
-        this.map_mut()?
-            .resize(convert::unsigned(newsize))
-            .map_err(to_py)
+        let mut resize = this
+            .map_mut()?
+            .start_resize(convert::unsigned(newsize))
+            .map_err(to_py)?;
+        // The slow part of a shrink: other threads may use the map's
+        // remaining bytes meanwhile; close and resize wait for the turn.
+        if resize.is_pending() {
+            py.detach(|| resize.run());
+        }
+        this.map_mut()?.finish_resize(resize).map_err(to_py)
     }
 
     fn __getitem__<'py>(

@@ -66,7 +66,7 @@ mod scan;
 mod sys;
 
 pub use error::{refusal, Error, Fault, FaultKind};
-pub use mmap::Mmap;
+pub use mmap::{Mmap, Resize};
 pub use options::{Access, MmapOptions};
 pub use scan::{default_workers, set_default_workers, Scan, View, MIN_CHUNK};
 pub use sys::{raw, AsFile};

@@ -4,12 +4,16 @@ use std::fmt;
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::RangeBounds;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use crate::door::Mapped;
 use crate::error::Error;
 use crate::options::{Access, MmapOptions};
 use crate::scan::{Scan, View};
-use crate::sys::{self, raw};
+use crate::sys;
+
+mod resize;
+pub use resize::Resize;
 
 /// How much [`BufRead::fill_buf`] copies out of the map at a time.
 const READ_BUFFER: usize = 8 * 1024;
@@ -42,7 +46,8 @@ pub struct Mmap {
     flags: i32,
     prot: i32,
     offset: u64,
-    file: Option<sys::OwnedFile>,
+    /// Shared with a [`Resize`] that truncates it.
+    file: Option<Arc<sys::OwnedFile>>,
     track_fd: bool,
     /// A copy of `buffered_at..buffered_at + buffer.len()` for [`BufRead`].
     buffer: Vec<u8>,
@@ -93,7 +98,7 @@ impl Mmap {
             flags,
             prot,
             offset,
-            file,
+            file: file.map(Arc::new),
             track_fd,
             buffer: Vec::new(),
             buffered_at: 0,
@@ -391,80 +396,6 @@ impl Mmap {
     /// `len` is clamped to the end of the map.
     pub fn advise(&self, advice: i32, start: usize, len: usize) -> io::Result<()> {
         self.own_view().advise(advice, start, len)
-    }
-
-    /// Changes the map's length, and the file's to `offset + new_len`
-    /// (growing or truncating it). The position is left as it is.
-    pub fn resize(&mut self, new_len: usize) -> io::Result<()> {
-        if !self.track_fd {
-            return Err(Error::ResizeUntracked.into());
-        }
-        if matches!(self.access, Access::Read | Access::Copy) {
-            return Err(Error::ResizeNotAllowed.into());
-        }
-        let file_end = self
-            .offset
-            .checked_add(new_len as u64)
-            .filter(|&end| new_len <= isize::MAX as usize && end <= i64::MAX as u64)
-            .ok_or(Error::NewSizeOutOfRange)?;
-        if new_len == 0 {
-            // The kernel refuses empty maps; refuse before touching the file.
-            return Err(sys::invalid_argument());
-        }
-        let anonymous = self.flags & raw::MAP_ANONYMOUS != 0;
-        let shared = self.flags & raw::MAP_PRIVATE == 0;
-        if anonymous && shared && new_len > self.len {
-            return Err(Error::SharedAnonymousGrowth.into());
-        }
-        self.buffer.clear();
-        let Some(file) = self
-            .file
-            .as_ref()
-            .map(sys::owned_raw)
-            .filter(|_| !anonymous)
-        else {
-            return self.remap(new_len);
-        };
-        let old_size = sys::file_size(file)?;
-        sys::set_file_size(file, file_end)?;
-        self.remap(new_len).inspect_err(|_| {
-            // Best effort: put the file back as it was.
-            let _ = sys::set_file_size(file, old_size);
-        })
-    }
-
-    fn remap(&mut self, new_len: usize) -> io::Result<()> {
-        // SAFETY: `&mut self` guarantees nothing else uses the mapping; on
-        // success the old one is gone and the new one is ours.
-        if let Some(moved) = unsafe { sys::remap(self.base.as_ptr(), self.len, new_len)? } {
-            self.set_mapping(moved, new_len);
-            return Ok(());
-        }
-        // No mremap: make a new mapping, carry over what only the old one
-        // holds (a shared file map's bytes live in the file), drop the old.
-        let file = self.file.as_ref().map_or(sys::NO_FILE, sys::owned_raw);
-        let new = sys::map(new_len, self.prot, self.flags, file, self.offset)?;
-        let shared_file = self.flags & raw::MAP_PRIVATE == 0 && file != sys::NO_FILE;
-        if !shared_file {
-            // SAFETY: `new..new + new_len` is the mapping just made.
-            let target = unsafe { Mapped::new(new, new_len) };
-            // SAFETY: the old mapping is live until unmapped below.
-            let copied = unsafe { target.write_raw(0, self.base.as_ptr(), self.len.min(new_len)) };
-            if let Err(err) = copied {
-                // SAFETY: the new mapping is ours and unused.
-                unsafe { sys::unmap(new, new_len) };
-                return Err(err);
-            }
-        }
-        // SAFETY: the old mapping is ours and, from here on, unused.
-        unsafe { sys::unmap(self.base.as_ptr(), self.len) };
-        self.set_mapping(new, new_len);
-        Ok(())
-    }
-
-    fn set_mapping(&mut self, base: *mut u8, len: usize) {
-        self.base = NonNull::new(base).expect("mmap returned NULL");
-        self.len = len;
     }
 }
 

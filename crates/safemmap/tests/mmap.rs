@@ -348,3 +348,73 @@ fn line_len_finds_a_newline_at_every_offset_and_alignment() {
         );
     }
 }
+
+/// `len` bytes that differ from their neighbours.
+#[cfg(unix)]
+fn numbered(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+#[cfg(unix)] // truncating a mapped file, unmapping part of a mapping
+fn a_two_step_shrink_lets_other_threads_use_the_rest_meanwhile() {
+    let page = safemmap::page_size();
+    let bytes = numbered(64 * page + 10);
+    let file = file_with(&bytes);
+    let mut map = Mmap::map(&file).unwrap();
+    let mut resize = map.start_resize(page + 5).unwrap();
+    assert!(resize.is_pending());
+    assert_eq!(map.len(), page + 5, "the map is short at once");
+    std::thread::scope(|scope| {
+        scope.spawn(|| resize.run());
+        assert_eq!(map.to_vec().unwrap(), bytes[..page + 5]);
+        assert_eq!(map.rfind(&bytes[page..page + 5], ..).unwrap(), Some(page));
+    });
+    assert!(!resize.is_pending());
+    map.finish_resize(resize).unwrap();
+    assert_eq!(map.len(), page + 5);
+    assert_eq!(file_bytes(&file), bytes[..page + 5]);
+    assert_eq!(refused(map.byte_at(page + 5)), Error::IndexOutOfRange);
+}
+
+#[test]
+#[cfg(unix)] // ftruncate of a read-only descriptor fails
+fn a_shrink_whose_truncation_fails_gives_the_map_its_bytes_back() {
+    let page = safemmap::page_size();
+    let bytes = numbered(3 * page + 10);
+    let path = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(path.path(), &bytes).unwrap();
+    let read_only = File::open(path.path()).unwrap();
+    let prot = safemmap::raw::PROT_READ | safemmap::raw::PROT_WRITE;
+    let options = MmapOptions::new().flags(safemmap::raw::MAP_PRIVATE).prot(prot);
+    let mut map = options.map(&read_only).unwrap();
+    assert_eq!(map.resize(page + 1).unwrap_err().raw_os_error(), Some(EINVAL));
+    assert_eq!(map.len(), bytes.len());
+    assert_eq!(map.to_vec().unwrap(), bytes);
+
+    let resize = map.start_resize(5).unwrap();
+    let mut other = Mmap::anonymous(5).unwrap();
+    assert!(other.finish_resize(resize).is_err(), "the failure is reported");
+    assert_eq!(other.len(), 5, "but the pages are not another map's");
+    assert_eq!(map.len(), 5, "and they are gone from the map");
+    assert_eq!(std::fs::read(path.path()).unwrap(), bytes);
+}
+
+#[test]
+#[cfg(unix)] // truncating a mapped file, unmapping part of a mapping
+fn a_resize_left_unfinished_unmaps_what_it_cut_off() {
+    let page = safemmap::page_size();
+    let file = file_with(&numbered(8 * page));
+    let mut map = Mmap::map(&file).unwrap();
+    drop(map.start_resize(2 * page).unwrap());
+    assert_eq!(map.len(), 2 * page);
+    assert_eq!(map.file_size().unwrap(), 8 * page as u64, "never run");
+    map.resize(4 * page).unwrap();
+    assert_eq!(map.byte_at(2 * page).unwrap(), numbered(3 * page)[2 * page]);
+
+    let mut grow = map.start_resize(6 * page).unwrap();
+    assert!(!grow.is_pending(), "growing is done at once");
+    grow.run();
+    map.finish_resize(grow).unwrap();
+    assert_eq!(map.len(), 6 * page);
+}

@@ -180,6 +180,9 @@ pub(crate) fn map(
     }
 }
 
+/// Windows unmaps whole views only.
+pub(crate) const UNMAPS_PART: bool = false;
+
 /// # Safety
 /// `ptr` is the start of a view made by [`map`], unused afterwards.
 pub(crate) unsafe fn unmap(ptr: *mut u8, _len: usize) {

@@ -163,11 +163,14 @@ pub(crate) fn map(
     }
 }
 
+/// Whether [`unmap`] can unmap the end of a mapping and keep the rest.
+pub(crate) const UNMAPS_PART: bool = true;
+
 /// Unmaps a region.
 ///
 /// # Safety
-/// `ptr..ptr + len` is a whole mapping made by [`map`] or [`remap`], and
-/// nothing uses it afterwards.
+/// `ptr..ptr + len` is a mapping made by [`map`] or [`remap`], or a
+/// page-aligned end of one, and nothing uses it afterwards.
 pub(crate) unsafe fn unmap(ptr: *mut u8, len: usize) {
     // SAFETY: the caller passes a live mapping it gives up. munmap cannot
     // fail for one; there is nothing useful to do if it did.

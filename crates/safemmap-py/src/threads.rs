@@ -1,0 +1,143 @@
+//! Who else is busy with a map: operations that run on a view without the
+//! GIL, and the close and resize calls that must wait for them before they
+//! unmap or move the mapping.
+//!
+//! Close and resize take turns in the order they came: a thread resizing
+//! in a loop cannot keep another's close waiting. The one whose turn it is
+//! *reserves* the map while it waits for the operations on views to end:
+//! other threads wait rather than start new ones, which could keep it
+//! waiting for ever. Everything here but the count of running operations is
+//! only touched with the GIL held.
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+
+pub(crate) struct Threads {
+    /// Operations running on a view, without the GIL (so atomic).
+    detached: AtomicUsize,
+    /// Tickets of the close and resize calls in progress or waiting; the
+    /// lowest has its turn.
+    turns: RefCell<Vec<u64>>,
+    next_ticket: Cell<u64>,
+    /// Set while the call whose turn it is waits for `detached` to fall to 0.
+    reserved: Cell<bool>,
+    /// The [`safemmap::fork_count`] the fields above speak of: a child of
+    /// fork() has none of the other threads they count.
+    generation: Cell<usize>,
+}
+
+impl Threads {
+    pub(crate) fn new() -> Self {
+        Threads {
+            detached: AtomicUsize::new(0),
+            turns: RefCell::new(Vec::new()),
+            next_ticket: Cell::new(0),
+            reserved: Cell::new(false),
+            generation: Cell::new(safemmap::fork_count()),
+        }
+    }
+
+    /// The state, cleared of what a fork() parent's threads left in it.
+    fn current(&self) -> &Self {
+        let generation = safemmap::fork_count();
+        if self.generation.get() != generation {
+            self.detached.store(0, Ordering::Relaxed);
+            self.turns.borrow_mut().clear();
+            self.reserved.set(false);
+            self.generation.set(generation);
+        }
+        self
+    }
+
+    /// Waits while another thread has reserved the map.
+    pub(crate) fn wait_while_reserved(&self) -> PyResult<()> {
+        if !self.current().reserved.get() {
+            return Ok(());
+        }
+        Python::attach(|py| wait_until(py, || !self.current().reserved.get()))
+    }
+
+    /// Counts an operation that is about to run on a view, until the
+    /// returned guard is dropped (even by a panic: a count left behind
+    /// would keep close waiting for ever).
+    pub(crate) fn count_detached(&self) -> Detached<'_> {
+        let detached = &self.current().detached;
+        detached.fetch_add(1, Ordering::Acquire);
+        Detached(detached)
+    }
+
+    /// Waits for this call's turn, then for the operations on views to end;
+    /// returns with the GIL held and the turn kept until the guard drops.
+    pub(crate) fn wait_for_turn(&self, py: Python<'_>) -> PyResult<Turn<'_>> {
+        let turn = Turn::take(self);
+        wait_until(py, || turn.has_come())?;
+        let _reserved = Reservation::new(&self.reserved);
+        wait_until(py, || self.current().detached.load(Ordering::Acquire) == 0)?;
+        Ok(turn)
+    }
+}
+
+/// Waits, mostly without the GIL, until `done` (checked with the GIL held)
+/// says so; a signal's handler that raises (Ctrl-C) ends the wait.
+fn wait_until(py: Python<'_>, done: impl Fn() -> bool) -> PyResult<()> {
+    while !done() {
+        py.check_signals()?;
+        py.detach(|| std::thread::sleep(Duration::from_micros(20)));
+    }
+    Ok(())
+}
+
+/// See [`Threads::count_detached`].
+pub(crate) struct Detached<'a>(&'a AtomicUsize);
+
+impl Drop for Detached<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// The map reserved until dropped, even by a panic.
+struct Reservation<'a>(&'a Cell<bool>);
+
+impl<'a> Reservation<'a> {
+    fn new(reserved: &'a Cell<bool>) -> Self {
+        reserved.set(true);
+        Reservation(reserved)
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+/// A close or resize call's place in line, given up when dropped.
+pub(crate) struct Turn<'a> {
+    threads: &'a Threads,
+    ticket: u64,
+}
+
+impl<'a> Turn<'a> {
+    fn take(threads: &'a Threads) -> Self {
+        let ticket = threads.next_ticket.get();
+        threads.next_ticket.set(ticket + 1);
+        threads.current().turns.borrow_mut().push(ticket);
+        Turn { threads, ticket }
+    }
+
+    /// Whether every call that came earlier is done.
+    fn has_come(&self) -> bool {
+        let turns = self.threads.current().turns.borrow();
+        turns.iter().all(|&ticket| ticket >= self.ticket)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.threads.turns.borrow_mut().retain(|&ticket| ticket != self.ticket);
+    }
+}

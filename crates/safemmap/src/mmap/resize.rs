@@ -1,0 +1,220 @@
+//! Resizing, in one step or in two, so that the slow part of a shrink can
+//! run while other threads go on using the map.
+
+use std::io;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use super::Mmap;
+use crate::door::Mapped;
+use crate::error::Error;
+use crate::options::Access;
+use crate::sys::{self, raw};
+
+/// The rest of a resize begun by [`Mmap::start_resize`]: for a shrink,
+/// truncating the file and unmapping the pages cut off; nothing otherwise.
+///
+/// It owns those pages until [`run`](Self::run) unmaps them and needs
+/// nothing from the map, so it may run on any thread while others use the
+/// map. [`Mmap::finish_resize`] completes it.
+#[must_use = "a failed shrink gives the map its bytes back only in `Mmap::finish_resize`"]
+pub struct Resize {
+    /// The map's base and its lengths before and after: `finish_resize`
+    /// gives pages back only to the map they were cut from.
+    base: *mut u8,
+    old_len: usize,
+    new_len: usize,
+    /// The file to truncate, and its new length.
+    truncate: Option<(Arc<sys::OwnedFile>, u64)>,
+    /// The pages past the new end, mapped until `run` unmaps them.
+    tail: *mut u8,
+    tail_len: usize,
+    /// `None` until `run` has run.
+    outcome: Option<io::Result<()>>,
+}
+
+// SAFETY: the pages the value points to are its own (the map no longer
+// reaches them); `base` is only compared. Nothing is tied to a thread.
+unsafe impl Send for Resize {}
+
+impl Resize {
+    /// Whether [`run`](Self::run) has work left.
+    pub fn is_pending(&self) -> bool {
+        self.outcome.is_none()
+    }
+
+    /// Truncates the file, then unmaps the pages cut off; if truncating
+    /// fails, keeps them for [`Mmap::finish_resize`] to give back. Only the
+    /// first call does anything.
+    pub fn run(&mut self) {
+        if self.outcome.is_some() {
+            return;
+        }
+        let truncated = match &self.truncate {
+            Some((file, end)) => sys::set_file_size(sys::owned_raw(file), *end),
+            None => Ok(()),
+        };
+        if truncated.is_ok() {
+            self.unmap_tail();
+        }
+        self.outcome = Some(truncated);
+    }
+
+    fn unmap_tail(&mut self) {
+        if self.tail_len > 0 {
+            // SAFETY: the tail is a page-aligned end of a mapping that only
+            // this value reaches (see `Mmap::start_resize`).
+            unsafe { sys::unmap(self.tail, self.tail_len) };
+            self.tail_len = 0;
+        }
+    }
+}
+
+impl Drop for Resize {
+    fn drop(&mut self) {
+        self.unmap_tail();
+    }
+}
+
+impl Mmap {
+    /// Changes the map's length, and the file's to `offset + new_len`
+    /// (growing or truncating it). The position is left as it is.
+    pub fn resize(&mut self, new_len: usize) -> io::Result<()> {
+        let resize = self.start_resize(new_len)?;
+        self.finish_resize(resize)
+    }
+
+    /// [`resize`](Self::resize) in two steps, so that other threads can go
+    /// on using the map while the slow part of a shrink runs: truncating a
+    /// file and unmapping pages take tens of milliseconds per GiB cached.
+    ///
+    /// This call checks `new_len` and makes the map that long at once; the
+    /// [`Resize`] it returns does the rest ([`Resize::run`], on any thread)
+    /// and [`finish_resize`](Self::finish_resize) reports how it went.
+    /// Growing, which is quick, and shrinking on Windows, which cannot unmap
+    /// part of a view, are done in full here.
+    pub fn start_resize(&mut self, new_len: usize) -> io::Result<Resize> {
+        let file_end = self.check_new_len(new_len)?;
+        self.buffer.clear();
+        let file = self.file.clone().filter(|_| !self.is_anonymous());
+        let mut resize = Resize {
+            base: self.base.as_ptr(),
+            old_len: self.len,
+            new_len,
+            truncate: file.map(|file| (file, file_end)),
+            tail: self.base.as_ptr(),
+            tail_len: 0,
+            outcome: None,
+        };
+        if new_len > self.len || !sys::UNMAPS_PART {
+            let truncate = resize.truncate.take();
+            self.resize_now(new_len, truncate.as_ref().map(|(file, end)| (&**file, *end)))?;
+            resize.outcome = Some(Ok(()));
+            return Ok(resize);
+        }
+        let page = sys::page_size();
+        let kept = new_len.next_multiple_of(page);
+        resize.tail_len = self.len.next_multiple_of(page) - kept;
+        // SAFETY: `kept` lies within the mapping's pages.
+        resize.tail = unsafe { self.base.as_ptr().add(kept) };
+        // The pages past `kept` are the resize's from here: nothing the map
+        // does reaches past its length, nor does unmapping it.
+        self.len = new_len;
+        Ok(resize)
+    }
+
+    /// Completes a [`start_resize`](Self::start_resize), running the rest
+    /// first if nobody did. If truncating the file failed, the map gets its
+    /// bytes back (it is as it was before `start_resize`) and the error is
+    /// returned; from another map, or one resized since, the pages are
+    /// unmapped instead.
+    pub fn finish_resize(&mut self, mut resize: Resize) -> io::Result<()> {
+        resize.run();
+        let Some(Err(error)) = resize.outcome.take() else {
+            return Ok(());
+        };
+        if resize.base == self.base.as_ptr() && resize.new_len == self.len {
+            // The tail still follows the map's last page: it is the map's again.
+            resize.tail_len = 0;
+            self.len = resize.old_len;
+        }
+        Err(error)
+    }
+
+    /// The file length a resize to `new_len` asks for, once it is known to
+    /// be allowed.
+    fn check_new_len(&self, new_len: usize) -> io::Result<u64> {
+        if !self.track_fd {
+            return Err(Error::ResizeUntracked.into());
+        }
+        if matches!(self.access, Access::Read | Access::Copy) {
+            return Err(Error::ResizeNotAllowed.into());
+        }
+        let file_end = self
+            .offset
+            .checked_add(new_len as u64)
+            .filter(|&end| new_len <= isize::MAX as usize && end <= i64::MAX as u64)
+            .ok_or(Error::NewSizeOutOfRange)?;
+        if new_len == 0 {
+            // The kernel refuses empty maps; refuse before touching the file.
+            return Err(sys::invalid_argument());
+        }
+        let shared = self.flags & raw::MAP_PRIVATE == 0;
+        if self.is_anonymous() && shared && new_len > self.len {
+            return Err(Error::SharedAnonymousGrowth.into());
+        }
+        Ok(file_end)
+    }
+
+    fn is_anonymous(&self) -> bool {
+        self.flags & raw::MAP_ANONYMOUS != 0
+    }
+
+    /// Resizes the file (if any) and the mapping in one go; on failure the
+    /// file is put back as it was, as far as possible.
+    fn resize_now(&mut self, new_len: usize, file: Option<(&sys::OwnedFile, u64)>) -> io::Result<()> {
+        let Some((file, file_end)) = file else {
+            return self.remap(new_len);
+        };
+        let file = sys::owned_raw(file);
+        let old_size = sys::file_size(file)?;
+        sys::set_file_size(file, file_end)?;
+        self.remap(new_len).inspect_err(|_| {
+            let _ = sys::set_file_size(file, old_size);
+        })
+    }
+
+    fn remap(&mut self, new_len: usize) -> io::Result<()> {
+        // SAFETY: `&mut self` guarantees nothing else uses the mapping; on
+        // success the old one is gone and the new one is ours.
+        if let Some(moved) = unsafe { sys::remap(self.base.as_ptr(), self.len, new_len)? } {
+            self.set_mapping(moved, new_len);
+            return Ok(());
+        }
+        // No mremap: make a new mapping, carry over what only the old one
+        // holds (a shared file map's bytes live in the file), drop the old.
+        let file = self.file.as_deref().map_or(sys::NO_FILE, sys::owned_raw);
+        let new = sys::map(new_len, self.prot, self.flags, file, self.offset)?;
+        let shared_file = self.flags & raw::MAP_PRIVATE == 0 && file != sys::NO_FILE;
+        if !shared_file {
+            // SAFETY: `new..new + new_len` is the mapping just made.
+            let target = unsafe { Mapped::new(new, new_len) };
+            // SAFETY: the old mapping is live until unmapped below.
+            let copied = unsafe { target.write_raw(0, self.base.as_ptr(), self.len.min(new_len)) };
+            if let Err(err) = copied {
+                // SAFETY: the new mapping is ours and unused.
+                unsafe { sys::unmap(new, new_len) };
+                return Err(err);
+            }
+        }
+        // SAFETY: the old mapping is ours and, from here on, unused.
+        unsafe { sys::unmap(self.base.as_ptr(), self.len) };
+        self.set_mapping(new, new_len);
+        Ok(())
+    }
+
+    fn set_mapping(&mut self, base: *mut u8, len: usize) {
+        self.base = NonNull::new(base).expect("mmap returned NULL");
+        self.len = len;
+    }
+}
