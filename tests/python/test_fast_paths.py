@@ -1,7 +1,9 @@
-"""The fast paths (m[key], read_byte, readline as raw C functions) against
-the stdlib, in every state and with every kind of key: each case the fast
+"""The fast paths (m[key], m[key] = value, len(m), read_byte, readline,
+tell, seekable, find, rfind and `closed` as raw C functions) against the
+stdlib, in every state and with every kind of argument: each case the fast
 path serves and each it declines (to the full PyO3 method) must give the
-stdlib's answer. `m.__getitem__(key)` and subclasses go the same way."""
+stdlib's answer. `m.__getitem__(key)` and the like, and subclasses, go the
+same way."""
 import inspect
 import mmap as std_mmap
 import sys
@@ -139,12 +141,14 @@ def test_fast_methods_reject_arguments(make_file, call):
 
 
 def test_fast_methods_look_like_the_others():
-    for name in ("read_byte", "readline"):
+    for name in ("read_byte", "readline", "tell", "seekable", "find", "rfind"):
         method = getattr(safemmap.mmap, name)
         assert method.__name__ == name
         assert method.__qualname__ == "mmap." + name
         assert method.__objclass__ is safemmap.mmap
-        assert inspect.signature(method) == inspect.signature(safemmap.mmap.tell)
+        searches = name in ("find", "rfind")
+        expected = "(self, sub, start=Ellipsis, end=Ellipsis, /, *, workers=None)"
+        assert str(inspect.signature(method)) == (expected if searches else "(self, /)")
     with pytest.raises(TypeError):
         safemmap.mmap.read_byte(b"not a map")
 
@@ -152,8 +156,111 @@ def test_fast_methods_look_like_the_others():
 def test_fast_paths_hold_no_references(make_file):
     f = make_file(DATA)
     m = safemmap.mmap(f.fileno(), 0)
-    key = slice(1, 4)
-    before = sys.getrefcount(m), sys.getrefcount(key)
+    key, needle, value = slice(1, 4), b"line", b"abc"
+    counted = (m, key, needle, value)
+    before = [sys.getrefcount(obj) for obj in counted]
     for _ in range(1000):
         m[key], m[2], m.read_byte(), m.readline(), m.seek(0)
-    assert (sys.getrefcount(m), sys.getrefcount(key)) == before
+        m[key] = value
+        m[1] = 7
+        m.find(needle), m.rfind(needle, 1, -1), m.tell(), len(m), m.closed, m.seekable()
+    assert [sys.getrefcount(obj) for obj in counted] == before
+
+
+def two_maps(make_file, access=safemmap.ACCESS_WRITE):
+    """Ours and the stdlib's over two files holding DATA, for writing."""
+    return (safemmap.mmap(make_file(DATA).fileno(), 0, access=access),
+            std_mmap.mmap(make_file(DATA).fileno(), 0, access=access))
+
+
+def values_for(key):
+    """Values to assign to `key`: right and wrong ones of every kind."""
+    try:
+        size = len(DATA[key]) if isinstance(key, slice) else 1
+    except Exception:  # noqa: BLE001 - a key the map rejects
+        size = 3
+    right = bytes(range(65, 65 + size))
+    return [0, 255, 256, -1, 2**70, True, IntSubclass(7), Index(9), right, right + b"!",
+            bytearray(right), memoryview(right), right.decode(), None, 1.0]
+
+
+@pytest.mark.parametrize("access", [safemmap.ACCESS_WRITE, safemmap.ACCESS_READ])
+@pytest.mark.parametrize("key", KEYS, ids=repr)
+def test_assignment_matches_stdlib(make_file, key, access):
+    ours, std = two_maps(make_file, access)
+    for value in values_for(key):
+        def assign(m):
+            m[key] = value
+        assert outcome(lambda: assign(ours)) == outcome(lambda: assign(std)), value
+        assert ours[:] == std[:]
+    assert outcome(lambda: ours.__setitem__(key, 1)) == outcome(lambda: std.__setitem__(key, 1))
+    assert outcome(lambda: ours.__delitem__(key)) == outcome(lambda: std.__delitem__(key))
+    assert ours[:] == std[:]
+
+
+NEEDLES = [b"line", b"", b"\n", b"zz", b"t", bytearray(b"ne"), memoryview(b"s"), "s", 10, None]
+BOUNDS = [(), (3,), (3, 20), (-5,), (-100, 2**70), (2**70,), (20, 3), (None,), (3, None),
+          (IntSubclass(2),), (Index(2), Index(-2)), (True,), (0, -1), (-2**70, -2**70)]
+if sys.version_info >= (3, 10):  # 3.9's stdlib words the float error differently
+    BOUNDS.append((1.0,))
+
+
+@pytest.mark.parametrize("method", ["find", "rfind"])
+@pytest.mark.parametrize("bounds", BOUNDS, ids=repr)
+def test_find_and_rfind_match_stdlib(make_file, method, bounds):
+    ours, std = maps(make_file)
+    for position in (0, 12, len(DATA)):
+        ours.seek(position)
+        std.seek(position)
+        for needle in NEEDLES:
+            def search(m):
+                return getattr(m, method)(needle, *bounds)
+            assert outcome(lambda: search(ours)) == outcome(lambda: search(std)), needle
+            if not isinstance(needle, (str, int, type(None))) and None not in bounds:
+                with_workers = outcome(lambda: getattr(ours, method)(needle, *bounds, workers=1))
+                assert with_workers == outcome(lambda: search(std))
+
+
+def test_small_methods_and_properties_match_stdlib(make_file):
+    ours, std = maps(make_file)
+    for m in (ours, std):
+        m.seek(7)
+    calls = [lambda m: m.tell(), lambda m: len(m), lambda m: m.__len__(), lambda m: m.closed,
+             lambda m: m.find(b"line"), lambda m: m.rfind(b"line")]
+    for call in calls:
+        assert outcome(lambda: call(ours)) == outcome(lambda: call(std))
+    assert ours.seekable() is True  # 3.13's answer (it has no closed-check), on any Python
+    ours.close()
+    std.close()
+    for call in calls:
+        assert outcome(lambda: call(ours)) == outcome(lambda: call(std))
+    assert ours.seekable() is True
+
+
+def test_subclasses_assign_search_and_measure_the_same(make_file):
+    class Sub(safemmap.mmap):
+        pass
+
+    class OwnLen(safemmap.mmap):
+        def __len__(self):
+            return 42
+
+    sub = Sub(make_file(DATA).fileno(), 0)
+    sub[0] = ord("F")
+    sub[1:3] = b"IR"
+    assert sub[:5] == b"FIRst" and len(sub) == len(DATA) and sub.tell() == 0
+    assert sub.find(b"line") == 6 and sub.rfind(b"n") == DATA.rfind(b"n")
+    assert not sub.closed and sub.seekable()
+    assert len(OwnLen(make_file(DATA).fileno(), 0)) == 42
+
+
+def test_a_value_whose_conversion_closes_the_map(make_file):
+    m, _ = two_maps(make_file)
+
+    class Closing:
+        def __index__(self):
+            m.close()
+            return 1
+
+    assert outcome(lambda: m.__setitem__(0, Closing())) == (ValueError, "mmap closed or invalid")
+    assert m.closed

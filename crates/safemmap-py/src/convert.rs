@@ -137,8 +137,12 @@ pub fn unsigned(value: isize) -> usize {
 
 /// A contiguous byte view of any object with the buffer protocol ("y*"),
 /// released on drop.
+///
+/// The view is kept inline, not boxed: it is only ever asked for without
+/// `PyBUF_ND`, so no exporter points it at its own fields, and moving it
+/// is fine.
 pub struct Bytes {
-    view: Box<ffi::Py_buffer>,
+    view: ffi::Py_buffer,
 }
 
 impl Bytes {
@@ -158,9 +162,9 @@ impl Bytes {
 
     fn get(obj: &Bound<'_, PyAny>, flags: c_int) -> PyResult<Bytes> {
         // SAFETY: Py_buffer is plain data that PyObject_GetBuffer fills in.
-        let mut view: Box<ffi::Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
+        let mut view: ffi::Py_buffer = unsafe { std::mem::zeroed() };
         // SAFETY: `view` is writable; on failure nothing needs releasing.
-        let ret = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, flags) };
+        let ret = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut view, flags) };
         checked(obj.py(), ret)?;
         Ok(Bytes { view })
     }
@@ -195,13 +199,46 @@ impl Bytes {
         }
         copy
     }
+
+    /// [`to_vec`](Self::to_vec) for a needle: a short one, as most are, is
+    /// copied to the stack.
+    pub fn to_needle(&self) -> Needle {
+        let len = self.len();
+        if len > SHORT_NEEDLE {
+            return Needle::Long(self.to_vec());
+        }
+        let mut bytes = [0; SHORT_NEEDLE];
+        // SAFETY: as in `to_vec`; the array has room for `len` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(self.as_ptr(), bytes.as_mut_ptr(), len) };
+        Needle::Short(bytes, len)
+    }
+}
+
+const SHORT_NEEDLE: usize = 64;
+
+/// A private copy of the bytes to search for.
+pub enum Needle {
+    /// The first `.1` bytes.
+    Short([u8; SHORT_NEEDLE], usize),
+    Long(Vec<u8>),
+}
+
+impl std::ops::Deref for Needle {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Needle::Short(bytes, len) => &bytes[..*len],
+            Needle::Long(bytes) => bytes,
+        }
+    }
 }
 
 impl Drop for Bytes {
     fn drop(&mut self) {
         // SAFETY: the view was filled by PyObject_GetBuffer and is released
         // once; every `Bytes` lives inside a method holding the GIL.
-        unsafe { ffi::PyBuffer_Release(&mut *self.view) };
+        unsafe { ffi::PyBuffer_Release(&mut self.view) };
     }
 }
 
@@ -229,15 +266,17 @@ pub fn bytes_with<'py>(
 
 /// The needle of `count`: a bytes-like object or a byte value, as
 /// `bytes.count` takes it.
-pub fn needle(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+pub fn needle(obj: &Bound<'_, PyAny>) -> PyResult<Needle> {
     if is_index(obj) {
         let value = ssize(obj)?;
         let byte = u8::try_from(value).map_err(|_| {
             pyo3::exceptions::PyValueError::new_err("byte must be in range(0, 256)")
         })?;
-        return Ok(vec![byte]);
+        let mut bytes = [0; SHORT_NEEDLE];
+        bytes[0] = byte;
+        return Ok(Needle::Short(bytes, 1));
     }
-    Bytes::new(obj).map(|bytes| bytes.to_vec()).map_err(|_| {
+    Bytes::new(obj).map(|bytes| bytes.to_needle()).map_err(|_| {
         PyTypeError::new_err(format!(
             "argument should be integer or bytes-like object, not '{}'",
             type_name(obj)

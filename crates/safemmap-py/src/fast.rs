@@ -3,18 +3,22 @@
 //! A call through PyO3's generated wrapper costs about 100 instructions
 //! more than one of CPython's own C methods: a thread-local count of
 //! attached calls (which a shared library reaches through `__tls_get_addr`),
-//! panic catching and result plumbing. For `m[i]`, a short slice,
-//! `read_byte()` and `readline()` that is a tenth to a fifth of the call.
+//! panic catching and result plumbing. For `m[i]`, `m[i] = v`, a short
+//! slice, `len(m)`, `tell()`, `read_byte()`, `readline()` or a short
+//! `find()` that is a tenth to a third of the call.
 //!
-//! So the type's slots for these point here instead. A fast path serves
-//! only the case that cannot fail: an open map that no operation holds, an
-//! in-range int index, a slice of ints or `None` without a step, a read
-//! that succeeds and is short (a long one lets go of the GIL). It runs no
-//! Python code and creates no error. Anything else it *declines*, and the
-//! call goes to the PyO3 method, which does the full work and raises
-//! CPython's exact errors. The semantics thus live in
-//! one place, `object.rs`; this module only takes short cuts through it.
+//! So the type's slots and those methods point here instead. A fast path
+//! serves only the case that cannot fail: an open map that no operation
+//! holds, exact ints, a slice of ints or `None` without a step, exact bytes
+//! (immutable, never mapped memory), no keywords, work that succeeds and is
+//! short (a long one lets go of the GIL). It runs no Python code and creates
+//! no error. Anything else it *declines*, and the call goes to the PyO3
+//! method, which does the full work and raises CPython's exact errors. The
+//! semantics thus live in one place, `object.rs`; this module only takes
+//! short cuts through it (`seekable()` and `closed`, which cannot fail, live
+//! only here).
 
+use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
@@ -23,13 +27,20 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
+use safemmap::Scan;
+
 use crate::object::{absolute, clamp_bound, PyMmap, DETACH_BYTES};
 
 /// PyO3's entry points, where declined calls go.
 struct Fallbacks {
     subscript: ffi::binaryfunc,
+    assign: ffi::objobjargproc,
+    length: ffi::lenfunc,
     read_byte: Py<PyAny>,
     readline: Py<PyAny>,
+    tell: Py<PyAny>,
+    find: Py<PyAny>,
+    rfind: Py<PyAny>,
 }
 
 static FALLBACKS: OnceLock<Fallbacks> = OnceLock::new();
@@ -38,21 +49,35 @@ static FALLBACKS: OnceLock<Fallbacks> = OnceLock::new();
 /// to CPython's own cache.
 static BYTE_VALUES: OnceLock<[Py<PyAny>; 256]> = OnceLock::new();
 
-/// Points `mmap`'s subscript slot, its `__getitem__` wrapper (which
-/// `m.__getitem__(k)` calls and subclasses take their slot from) and its
-/// `read_byte` and `readline` methods at the fast paths, keeping PyO3's
+/// Points `mmap`'s subscript, item assignment and length slots, the
+/// wrappers of them that `m.__getitem__(k)` and the like call (and
+/// subclasses take their slots from), and its `read_byte`, `readline`,
+/// `tell`, `find` and `rfind` methods at the fast paths, keeping PyO3's
 /// versions as fallbacks.
 pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     let type_ptr = ty.as_type_ptr();
-    // SAFETY: `mmap` is a heap type, so its mapping methods live in its own
-    // writable PyHeapTypeObject; PyO3 filled the subscript slot.
-    let mapping = unsafe { &mut *(*type_ptr).tp_as_mapping };
-    let original = mapping.mp_subscript.expect("mmap defines __getitem__");
-    let fallbacks = Fallbacks {
-        subscript: original,
-        read_byte: ty.getattr("read_byte")?.unbind(),
-        readline: ty.getattr("readline")?.unbind(),
+    // SAFETY: `mmap` is a heap type, so its slot tables live in its own
+    // writable PyHeapTypeObject; PyO3 filled the slots `__getitem__`,
+    // `__setitem__` and `__len__` stand for.
+    let (mapping, sequence) = unsafe {
+        (
+            &mut *(*type_ptr).tp_as_mapping,
+            &mut *(*type_ptr).tp_as_sequence,
+        )
     };
+    let method = |name| ty.getattr(name).map(Bound::unbind);
+    let fallbacks = Fallbacks {
+        subscript: mapping.mp_subscript.expect("mmap defines __getitem__"),
+        assign: mapping.mp_ass_subscript.expect("mmap defines __setitem__"),
+        length: mapping.mp_length.expect("mmap defines __len__"),
+        read_byte: method("read_byte")?,
+        readline: method("readline")?,
+        tell: method("tell")?,
+        find: method("find")?,
+        rfind: method("rfind")?,
+    };
+    let (original_subscript, original_assign, original_length) =
+        (fallbacks.subscript, fallbacks.assign, fallbacks.length);
     if FALLBACKS.set(fallbacks).is_err() {
         return Ok(()); // Installed already.
     }
@@ -62,34 +87,76 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     };
     let _ = BYTE_VALUES.set(std::array::from_fn(byte_value));
     mapping.mp_subscript = Some(subscript);
-    let getitem = ty.getattr("__getitem__")?;
-    let wrapper = getitem.as_ptr().cast::<ffi::PyWrapperDescrObject>();
-    // SAFETY: the descriptor's fields are read only once its type shows it
-    // is a wrapper descriptor; one that wraps PyO3's subscript function is
-    // the `__getitem__` wrapper CPython made for this type's slot, which
-    // calls `d_wrapped` as a `binaryfunc`, as `subscript` is.
-    unsafe {
-        let is_wrapper = ffi::Py_TYPE(getitem.as_ptr()) == &raw mut ffi::PyWrapperDescr_Type;
-        if is_wrapper && (*wrapper).d_wrapped == original as *mut std::ffi::c_void {
-            (*wrapper).d_wrapped = subscript as *mut std::ffi::c_void;
+    mapping.mp_ass_subscript = Some(assign);
+    mapping.mp_length = Some(length);
+    if sequence.sq_length.is_some() {
+        // PyO3 fills it from `__len__` too.
+        sequence.sq_length = Some(length);
+    }
+    let wrapped = [
+        (
+            "__getitem__",
+            original_subscript as *mut c_void,
+            subscript as *mut c_void,
+        ),
+        ("__setitem__", original_assign as _, assign as _),
+        ("__delitem__", original_assign as _, assign as _),
+        ("__len__", original_length as _, length as _),
+    ];
+    for (name, original, replacement) in wrapped {
+        let wrapper = ty.getattr(name)?;
+        let descriptor = wrapper.as_ptr().cast::<ffi::PyWrapperDescrObject>();
+        // SAFETY: the descriptor's fields are read only once its type shows
+        // it is a wrapper descriptor; one that wraps PyO3's function is the
+        // wrapper CPython made for this type's slot, which calls `d_wrapped`
+        // with the slot's signature, which the replacement has.
+        unsafe {
+            let is_wrapper = ffi::Py_TYPE(wrapper.as_ptr()) == &raw mut ffi::PyWrapperDescr_Type;
+            if is_wrapper && (*descriptor).d_wrapped == original {
+                (*descriptor).d_wrapped = replacement;
+            }
         }
     }
-    let methods: [(&std::ffi::CStr, _, _); 2] = [
+    let no_args = |function| {
+        (
+            ffi::PyMethodDefPointer {
+                PyCFunction: function,
+            },
+            ffi::METH_NOARGS,
+        )
+    };
+    let fastcall = |function| {
+        let function = ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: function,
+        };
+        (function, ffi::METH_FASTCALL | ffi::METH_KEYWORDS)
+    };
+    let methods = [
         (
             c"read_byte",
             c"read_byte($self)\n--\n\n",
-            read_byte as ffi::PyCFunction,
+            no_args(read_byte),
         ),
-        (c"readline", c"readline($self)\n--\n\n", readline),
+        (c"readline", c"readline($self)\n--\n\n", no_args(readline)),
+        (c"tell", c"tell($self)\n--\n\n", no_args(tell)),
+        (c"seekable", c"seekable($self)\n--\n\n", no_args(seekable)),
+        (
+            c"find",
+            c"find($self, sub, start=..., end=..., /, *, workers=None)\n--\n\n",
+            fastcall(find),
+        ),
+        (
+            c"rfind",
+            c"rfind($self, sub, start=..., end=..., /, *, workers=None)\n--\n\n",
+            fastcall(rfind),
+        ),
     ];
-    for (name, doc, function) in methods {
+    for (name, doc, (function, flags)) in methods {
         // The type holds on to its method definitions for ever.
         let def = Box::leak(Box::new(ffi::PyMethodDef {
             ml_name: name.as_ptr(),
-            ml_meth: ffi::PyMethodDefPointer {
-                PyCFunction: function,
-            },
-            ml_flags: ffi::METH_NOARGS,
+            ml_meth: function,
+            ml_flags: flags,
             ml_doc: doc.as_ptr(),
         }));
         // SAFETY: a method descriptor for this type from a definition that
@@ -97,16 +164,45 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         let method = unsafe {
             Bound::from_owned_ptr_or_err(ty.py(), ffi::PyDescr_NewMethod(type_ptr, def))?
         };
-        // SAFETY: a heap type's dict is a plain dict; the type is told below.
-        let ret = unsafe {
-            ffi::PyDict_SetItemString((*type_ptr).tp_dict, name.as_ptr(), method.as_ptr())
-        };
-        if ret == -1 {
-            return Err(PyErr::fetch(ty.py()));
-        }
+        // SAFETY: `type_ptr` is this live type; it is told below.
+        unsafe { add_to_type(type_ptr, name, &method)? };
+    }
+    let closed = Box::leak(Box::new(ffi::PyGetSetDef {
+        name: c"closed".as_ptr(),
+        get: Some(closed),
+        set: None,
+        doc: std::ptr::null(),
+        closure: std::ptr::null_mut(),
+    }));
+    // SAFETY: as for the methods above.
+    unsafe {
+        let property =
+            Bound::from_owned_ptr_or_err(ty.py(), ffi::PyDescr_NewGetSet(type_ptr, closed))?;
+        add_to_type(type_ptr, c"closed", &property)?;
     }
     // SAFETY: `type_ptr` is a live type whose dict and slots just changed.
     unsafe { ffi::PyType_Modified(type_ptr) };
+    Ok(())
+}
+
+/// Puts `attribute` in the type's dict under `name`.
+///
+/// # Safety
+///
+/// `type_ptr` is a live heap type, whose dict is a plain dict; the caller
+/// calls `PyType_Modified` after.
+unsafe fn add_to_type(
+    type_ptr: *mut ffi::PyTypeObject,
+    name: &std::ffi::CStr,
+    attribute: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    // SAFETY: passed on from the caller.
+    let ret = unsafe {
+        ffi::PyDict_SetItemString((*type_ptr).tp_dict, name.as_ptr(), attribute.as_ptr())
+    };
+    if ret == -1 {
+        return Err(PyErr::fetch(attribute.py()));
+    }
     Ok(())
 }
 
@@ -116,21 +212,31 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
 /// # Safety
 ///
 /// The caller is the interpreter, attached, and `slf` an `mmap` instance.
-unsafe fn serve(
+unsafe fn serve<R>(
     slf: *mut ffi::PyObject,
-    fast: impl FnOnce(&PyMmap) -> Option<*mut ffi::PyObject>,
-    fallback: impl FnOnce(&Fallbacks) -> *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: the interpreter calls slot functions attached; `slf` is an
-    // instance of `mmap` or of a subclass, which shares its layout.
-    let this = unsafe {
-        Bound::ref_from_ptr(Python::assume_attached(), &slf)
-            .cast_unchecked::<PyMmap>()
-            .get()
-    };
+    fast: impl FnOnce(&PyMmap) -> Option<R>,
+    fallback: impl FnOnce(&Fallbacks) -> R,
+) -> R {
+    // SAFETY: passed on from the caller.
+    let this = unsafe { instance(&slf) };
     match catch_unwind(AssertUnwindSafe(|| fast(this))) {
         Ok(Some(result)) => result,
         _ => decline(fallback),
+    }
+}
+
+/// The object behind `slf`.
+///
+/// # Safety
+///
+/// The caller is the interpreter, attached, and `slf` an `mmap` instance
+/// (or one of a subclass, which shares its layout).
+unsafe fn instance(slf: &*mut ffi::PyObject) -> &PyMmap {
+    // SAFETY: passed on from the caller.
+    unsafe {
+        Bound::ref_from_ptr(Python::assume_attached(), slf)
+            .cast_unchecked::<PyMmap>()
+            .get()
     }
 }
 
@@ -138,7 +244,7 @@ unsafe fn serve(
 /// need fewer registers saved.
 #[cold]
 #[inline(never)]
-fn decline(fallback: impl FnOnce(&Fallbacks) -> *mut ffi::PyObject) -> *mut ffi::PyObject {
+fn decline<R>(fallback: impl FnOnce(&Fallbacks) -> R) -> R {
     // `install` fills the fallbacks before pointing any slot here.
     fallback(FALLBACKS.get().expect("fallbacks installed"))
 }
@@ -204,13 +310,195 @@ unsafe extern "C" fn readline(
         let mut map = this.open_map_mut()?;
         let count = ok(map.line_len())?;
         if count >= DETACH_BYTES {
-            return None; // As for slices.
+            // Read here, without the GIL, rather than search the line again
+            // in the full method; a failure is raised by that method.
+            // SAFETY: the caller is attached (see `serve`).
+            let py = unsafe { Python::assume_attached() };
+            return this
+                .read_advancing(py, map, count)
+                .ok()
+                .map(Bound::into_ptr);
         }
         // SAFETY: the new object's buffer is writable and seen by nobody else.
         new_bytes(count, |dst| unsafe { map.read_raw(dst, count) })
     };
     // SAFETY: called by the interpreter as a method of `mmap`.
     unsafe { serve(slf, fast, |f| call(&f.readline, slf)) }
+}
+
+/// `seekable()`: a map always is.
+unsafe extern "C" fn seekable(
+    _slf: *mut ffi::PyObject,
+    _no_args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: the caller is attached; True lives for ever.
+    unsafe { ffi::Py_NewRef(ffi::Py_True()) }
+}
+
+/// The `closed` property.
+unsafe extern "C" fn closed(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: called by the interpreter as a property of `mmap`.
+    let closed = unsafe { instance(&slf) }.is_closed();
+    // SAFETY: the caller is attached; True and False live for ever.
+    unsafe {
+        ffi::Py_NewRef(if closed {
+            ffi::Py_True()
+        } else {
+            ffi::Py_False()
+        })
+    }
+}
+
+/// `tell()`.
+unsafe extern "C" fn tell(
+    slf: *mut ffi::PyObject,
+    _no_args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: plain C call; a failure leaves an error to clear.
+    let fast =
+        |this: &PyMmap| new_int(unsafe { ffi::PyLong_FromSize_t(this.open_map()?.position()) });
+    // SAFETY: called by the interpreter as a method of `mmap`.
+    unsafe { serve(slf, fast, |f| call(&f.tell, slf)) }
+}
+
+/// `len(m)`.
+unsafe extern "C" fn length(slf: *mut ffi::PyObject) -> ffi::Py_ssize_t {
+    // SAFETY: called by the interpreter as the slot of `mmap`; a map is never
+    // longer than `isize::MAX`.
+    unsafe {
+        serve(
+            slf,
+            |this| Some(this.open_map()?.len() as isize),
+            |f| (f.length)(slf),
+        )
+    }
+}
+
+/// `m[key] = value` (and `del m[key]`, always declined).
+unsafe extern "C" fn assign(
+    slf: *mut ffi::PyObject,
+    key: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+) -> c_int {
+    let fast = |this: &PyMmap| {
+        if value.is_null() {
+            return None;
+        }
+        let mut map = this.open_map_mut()?;
+        // SAFETY: `key` and `value` are live objects the caller lends us.
+        if let Some(index) = unsafe { exact_int(key) } {
+            let byte = u8::try_from(unsafe { exact_int(value) }?).ok()?;
+            let index = absolute(index, map.len());
+            return ok(map.set_byte(index, byte)).map(|()| 0);
+        }
+        // SAFETY: as above.
+        let (start, count) = unsafe { plain_slice(key, map.len())? };
+        let data = unsafe { exact_bytes(value) }?;
+        (data.len() == count).then_some(())?;
+        ok(map.write_at(start, data)).map(|()| 0)
+    };
+    // SAFETY: called by the interpreter as the slot of `mmap`.
+    unsafe { serve(slf, fast, |f| (f.assign)(slf, key, value)) }
+}
+
+/// `find(sub[, start[, end]])`.
+unsafe extern "C" fn find(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: the interpreter's arguments, passed on.
+    unsafe {
+        search(
+            slf,
+            args,
+            nargs,
+            kwnames,
+            |f| &f.find,
+            |scan, needle| scan.find(needle),
+        )
+    }
+}
+
+/// `rfind(sub[, start[, end]])`.
+unsafe extern "C" fn rfind(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: the interpreter's arguments, passed on.
+    unsafe {
+        search(
+            slf,
+            args,
+            nargs,
+            kwnames,
+            |f| &f.rfind,
+            |scan, needle| scan.rfind(needle),
+        )
+    }
+}
+
+/// A find or rfind of an exact bytes object, with exact-int bounds if any,
+/// over a range short enough to search with the GIL held.
+///
+/// # Safety
+///
+/// As for [`serve`]; `args` holds `nargs` live objects, then one for each
+/// of `kwnames`.
+unsafe fn search(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+    method: fn(&Fallbacks) -> &Py<PyAny>,
+    search: fn(&Scan<'_>, &[u8]) -> std::io::Result<Option<usize>>,
+) -> *mut ffi::PyObject {
+    // SAFETY: the caller's arguments, live for the call.
+    let positional = unsafe { std::slice::from_raw_parts(args, nargs as usize) };
+    let fast = |this: &PyMmap| {
+        let (&needle, bounds) = positional.split_first()?;
+        if !kwnames.is_null() || bounds.len() > 2 {
+            return None;
+        }
+        // SAFETY: live objects the caller lends us.
+        let needle = unsafe { exact_bytes(needle) }?;
+        let bound = |i: usize| bounds.get(i).map(|&bound| unsafe { exact_int(bound) });
+        let map = this.open_map()?;
+        let len = map.len();
+        let start = clamp_bound(bound(0).unwrap_or(Some(map.position() as isize))?, len);
+        let end = clamp_bound(bound(1).unwrap_or(Some(len as isize))?, len);
+        if end.saturating_sub(start) >= DETACH_BYTES {
+            return None; // The full method searches without the GIL.
+        }
+        let found = ok(search(&map.scan(start..end), needle))?;
+        // SAFETY: plain C call; a failure leaves an error to clear.
+        new_int(unsafe { ffi::PyLong_FromSsize_t(found.map_or(-1, |i| i as isize)) })
+    };
+    let fallback = |fallbacks: &Fallbacks| {
+        let keywords = match kwnames.is_null() {
+            true => 0,
+            // SAFETY: `kwnames` is a tuple when given.
+            false => unsafe { ffi::PyTuple_GET_SIZE(kwnames) },
+        };
+        // SAFETY: the keyword values follow the positional arguments.
+        let all = unsafe { std::slice::from_raw_parts(args, (nargs + keywords) as usize) };
+        let with_self: Vec<_> = std::iter::once(slf).chain(all.iter().copied()).collect();
+        // SAFETY: a method descriptor called with its instance first, the
+        // caller's arguments after it; a new reference or NULL.
+        unsafe {
+            ffi::PyObject_Vectorcall(
+                method(fallbacks).as_ptr(),
+                with_self.as_ptr(),
+                (nargs + 1) as usize,
+                kwnames,
+            )
+        }
+    };
+    // SAFETY: called by the interpreter as a method of `mmap`.
+    unsafe { serve(slf, fast, fallback) }
 }
 
 /// The value of `obj` if it is exactly an int (converting it runs no Python
@@ -256,6 +544,33 @@ unsafe fn plain_slice(key: *mut ffi::PyObject, len: usize) -> Option<(usize, usi
         let stop = clamp_bound(bound(slice.stop, len as isize)?, len);
         Some((start, stop.saturating_sub(start)))
     }
+}
+
+/// The bytes of `obj` if it is exactly a bytes object: immutable, and never
+/// mapped memory.
+///
+/// # Safety
+///
+/// `obj` is a live object, which outlives the slice.
+unsafe fn exact_bytes<'a>(obj: *mut ffi::PyObject) -> Option<&'a [u8]> {
+    // SAFETY: `obj` is live, and read as bytes only once known to be bytes.
+    unsafe {
+        if ffi::PyBytes_CheckExact(obj) == 0 {
+            return None;
+        }
+        let data = ffi::PyBytes_AS_STRING(obj).cast::<u8>();
+        Some(std::slice::from_raw_parts(data, ffi::Py_SIZE(obj) as usize))
+    }
+}
+
+/// A new int from CPython, or `None` (no error left set) if it failed.
+fn new_int(int: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
+    if int.is_null() {
+        // SAFETY: plain C call.
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    Some(int)
 }
 
 /// A new reference to the int object for a byte value.

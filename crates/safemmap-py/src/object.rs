@@ -95,6 +95,11 @@ impl PyMmap {
         RefMut::filter_map(self.shared.map.try_borrow_mut().ok()?, Option::as_mut).ok()
     }
 
+    /// The `closed` property: a map held by an operation is open.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.map.try_borrow().is_ok_and(|map| map.is_none())
+    }
+
     /// Why the map cannot be had: closed, or held by an operation.
     fn unavailable(&self) -> PyErr {
         match self.shared.map.try_borrow_mut() {
@@ -142,7 +147,7 @@ impl PyMmap {
 
     /// Reads `count` bytes from the position, advancing it; a long read
     /// lets go of the GIL (and of `map`) meanwhile.
-    fn read_advancing<'py>(
+    pub(crate) fn read_advancing<'py>(
         &self,
         py: Python<'py>,
         mut map: RefMut<'_, Mmap>,
@@ -357,11 +362,6 @@ impl PyMmap {
         Ok(())
     }
 
-    #[getter]
-    fn closed(&self) -> bool {
-        self.map().is_err()
-    }
-
     fn __enter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
         ensure_open(slf)?;
         Ok(slf.clone())
@@ -400,10 +400,6 @@ impl PyMmap {
         PyBytes::new_with(py, map.len(), |buf| {
             map.read_at(0, buf).map(drop).map_err(to_py)
         })
-    }
-
-    fn seekable(&self) -> bool {
-        true
     }
 
     fn tell(&self) -> PyResult<usize> {
@@ -689,7 +685,7 @@ impl PyMmap {
     fn __contains__(slf: &Bound<'_, Self>, item: &Bound<'_, PyAny>) -> PyResult<bool> {
         ensure_open(slf)?;
         if item.is_exact_instance_of::<PyBytes>() || item.is_exact_instance_of::<PyByteArray>() {
-            let needle = Bytes::new(item)?.to_vec();
+            let needle = Bytes::new(item)?.to_needle();
             if needle.len() != 1 {
                 return Ok(false);
             }
@@ -820,7 +816,7 @@ fn search(
     find: impl FnOnce(Scan<'static>, &[u8]) -> std::io::Result<Option<usize>> + Send,
 ) -> PyResult<isize> {
     ensure_open(slf)?;
-    let needle = Bytes::new(sub)?.to_vec();
+    let needle = Bytes::new(sub)?.to_needle();
     let start = start.map(convert::ssize)?;
     let end = end.map(convert::ssize)?;
     let (start, end) = {

@@ -138,6 +138,9 @@ impl<'a> Turn<'a> {
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        self.threads.turns.borrow_mut().retain(|&ticket| ticket != self.ticket);
+        self.threads
+            .turns
+            .borrow_mut()
+            .retain(|&ticket| ticket != self.ticket);
     }
 }

@@ -68,6 +68,10 @@ fn every_access_past_a_truncation_is_an_error() {
     assert!(fault_of(map.write_strided(0, PAGE as isize, b"abcd").unwrap_err()).offset >= PAGE);
     map.seek(SeekFrom::Start(PAGE as u64)).unwrap();
     assert!(fault_of(map.line_len().unwrap_err()).offset >= PAGE);
+    // A line that runs into the hole: the fault comes from its long part.
+    map.seek(SeekFrom::Start(PAGE as u64 - 1000)).unwrap();
+    assert!(fault_of(map.line_len().unwrap_err()).offset >= PAGE);
+    map.seek(SeekFrom::Start(PAGE as u64)).unwrap();
     assert!(fault_of(map.read_byte().unwrap_err()).offset >= PAGE);
     assert!(fault_of(map.read(&mut [0; 10]).unwrap_err()).offset >= PAGE);
     assert!(fault_of(map.write_byte(1).unwrap_err()).offset >= PAGE);

@@ -327,10 +327,11 @@ fn maps_are_send_and_sync() {
 
 #[test]
 fn line_len_finds_a_newline_at_every_offset_and_alignment() {
-    let mut map = Mmap::anonymous(200).unwrap();
-    map.write_at(0, &[b'x'; 200]).unwrap();
+    // Short lines, and lines around 512 bytes, where the search changes hands.
+    let mut map = Mmap::anonymous(1200).unwrap();
+    map.write_at(0, &[b'x'; 1200]).unwrap();
     for start in 0..40 {
-        for newline in start..start + 70 {
+        for newline in (start..start + 70).chain(start + 480..start + 560) {
             map.set_byte(newline, b'\n').unwrap();
             map.seek(SeekFrom::Start(start as u64)).unwrap();
             assert_eq!(
@@ -343,7 +344,7 @@ fn line_len_finds_a_newline_at_every_offset_and_alignment() {
         map.seek(SeekFrom::Start(start as u64)).unwrap();
         assert_eq!(
             map.line_len().unwrap(),
-            200 - start,
+            1200 - start,
             "no newline after {start}"
         );
     }
@@ -386,15 +387,23 @@ fn a_shrink_whose_truncation_fails_gives_the_map_its_bytes_back() {
     std::fs::write(path.path(), &bytes).unwrap();
     let read_only = File::open(path.path()).unwrap();
     let prot = safemmap::raw::PROT_READ | safemmap::raw::PROT_WRITE;
-    let options = MmapOptions::new().flags(safemmap::raw::MAP_PRIVATE).prot(prot);
+    let options = MmapOptions::new()
+        .flags(safemmap::raw::MAP_PRIVATE)
+        .prot(prot);
     let mut map = options.map(&read_only).unwrap();
-    assert_eq!(map.resize(page + 1).unwrap_err().raw_os_error(), Some(EINVAL));
+    assert_eq!(
+        map.resize(page + 1).unwrap_err().raw_os_error(),
+        Some(EINVAL)
+    );
     assert_eq!(map.len(), bytes.len());
     assert_eq!(map.to_vec().unwrap(), bytes);
 
     let resize = map.start_resize(5).unwrap();
     let mut other = Mmap::anonymous(5).unwrap();
-    assert!(other.finish_resize(resize).is_err(), "the failure is reported");
+    assert!(
+        other.finish_resize(resize).is_err(),
+        "the failure is reported"
+    );
     assert_eq!(other.len(), 5, "but the pages are not another map's");
     assert_eq!(map.len(), 5, "and they are gone from the map");
     assert_eq!(std::fs::read(path.path()).unwrap(), bytes);

@@ -108,7 +108,10 @@ impl Mmap {
         };
         if new_len > self.len || !sys::UNMAPS_PART {
             let truncate = resize.truncate.take();
-            self.resize_now(new_len, truncate.as_ref().map(|(file, end)| (&**file, *end)))?;
+            self.resize_now(
+                new_len,
+                truncate.as_ref().map(|(file, end)| (&**file, *end)),
+            )?;
             resize.outcome = Some(Ok(()));
             return Ok(resize);
         }
@@ -172,7 +175,11 @@ impl Mmap {
 
     /// Resizes the file (if any) and the mapping in one go; on failure the
     /// file is put back as it was, as far as possible.
-    fn resize_now(&mut self, new_len: usize, file: Option<(&sys::OwnedFile, u64)>) -> io::Result<()> {
+    fn resize_now(
+        &mut self,
+        new_len: usize,
+        file: Option<(&sys::OwnedFile, u64)>,
+    ) -> io::Result<()> {
         let Some((file, file_end)) = file else {
             return self.remap(new_len);
         };

@@ -180,6 +180,12 @@ pub(crate) fn map(
     }
 }
 
+/// The first index of `byte` in `hay` (memchr's searcher: the C runtime's
+/// is not known to be faster).
+pub(crate) fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
+    memchr::memchr(byte, hay)
+}
+
 /// Windows unmaps whole views only.
 pub(crate) const UNMAPS_PART: bool = false;
 

@@ -163,6 +163,16 @@ pub(crate) fn map(
     }
 }
 
+/// The first index of `byte` in `hay`, by the C library's memchr: tuned
+/// for the machine, and a leaf function that holds nothing, so a guarded
+/// call may abandon it.
+pub(crate) fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
+    // SAFETY: the slice is readable for its length; the result is NULL or
+    // points into it.
+    let found = unsafe { libc::memchr(hay.as_ptr().cast(), byte.into(), hay.len()) };
+    (!found.is_null()).then(|| found as usize - hay.as_ptr() as usize)
+}
+
 /// Whether [`unmap`] can unmap the end of a mapping and keep the rest.
 pub(crate) const UNMAPS_PART: bool = true;
 
