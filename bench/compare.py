@@ -213,6 +213,42 @@ def seek_tell_loop(m, offsets):
         tell()
 
 
+def tell_loop(m, n):
+    tell = m.tell
+    for _ in range(n):
+        tell()
+
+
+def len_loop(m, n):
+    for _ in range(n):
+        len(m)
+
+
+def setitem_loop(m, indices):
+    for i in indices:
+        m[i] = 65
+
+
+SIXTEEN = b"0123456789abcdef"
+
+
+def setslice16_loop(m, starts):
+    for a in starts:
+        m[a:a + 16] = SIXTEEN
+
+
+def find_window_loop(m, starts):
+    find = m.find
+    for a in starts:
+        find(b"e ", a, a + 256)
+
+
+def rfind_window_loop(m, starts):
+    rfind = m.rfind
+    for a in starts:
+        rfind(b"e ", a, a + 256)
+
+
 def readline_loop(m, n):
     m.seek(0)
     readline = m.readline
@@ -256,6 +292,7 @@ class Op:
     fresh_arg: Optional[Callable[[], Any]] = None  # new argument every run
     sm_body: Optional[Callable[[Any, Any], Any]] = None  # safemmap override
     sm_arg: Any = None
+    scratch: bool = False  # runs on a writable 1 MiB anonymous map instead
     check: bool = False  # compare the warm-up results of both modules
     expect: Any = None  # the warm-up result both modules must return
 
@@ -280,8 +317,10 @@ class Result:
         return self.best("safemmap") / self.best("stdlib")
 
 
-def run_op(op: Op, maps: list, rounds: int) -> Result:
+def run_op(op: Op, maps: list, scratch_maps: list, rounds: int) -> Result:
     """Run stdlib/safemmap alternately: one untimed warm-up each, then rounds."""
+    if op.scratch:
+        maps = scratch_maps
     samples = {who: [] for who, _ in maps}
     warm = {}
     clock = time.perf_counter_ns
@@ -345,6 +384,13 @@ def build_ops(info: FileInfo, calls: int, sm_map, seed: int = 7) -> list:
         Op("m[a:a+16], cold", slice16_loop, calls=calls, fresh_arg=cold(size - 16)),
         Op("read_byte()", read_byte_loop, min(calls, size), min(calls, size)),
         Op("seek(x) + tell(), per pair", seek_tell_loop, seek_offsets, calls),
+        Op("tell()", tell_loop, calls, calls),
+        Op("len(m)", len_loop, calls, calls),
+        Op("m[i] = v, 1 MiB anonymous map", setitem_loop, hot_idx, calls, scratch=True),
+        Op("m[a:a+16] = 16 B, 1 MiB anonymous map", setslice16_loop, hot_starts, calls,
+           scratch=True),
+        Op("find(2 B) in 256 B windows, hot", find_window_loop, hot_starts, calls),
+        Op("rfind(2 B) in 256 B windows, hot", rfind_window_loop, hot_starts, calls),
         Op(f"readline(), first {prefix_mib:g} MiB, per line", readline_loop,
            info.prefix_lines, info.prefix_lines, check=True),
         Op(f"readline() loop, whole file ({info.lines:,} lines)", readline_loop,
@@ -617,6 +663,7 @@ def main(argv=None) -> int:
             m_std = std_mmap.mmap(f_std.fileno(), 0, access=std_mmap.ACCESS_READ)
             m_sm = sm.mmap(f_sm.fileno(), 0, access=sm.ACCESS_READ)
             maps = [("stdlib", m_std), ("safemmap", m_sm)]
+            scratch_maps = [("stdlib", std_mmap.mmap(-1, MiB)), ("safemmap", sm.mmap(-1, MiB))]
             # Pre-fault both mappings (each has its own page tables) so that
             # no timed run pays for page faults.
             for _, m in maps:
@@ -636,7 +683,7 @@ def main(argv=None) -> int:
             try:
                 for op in ops:
                     log(f"  {op.name}")
-                    results.append(run_op(op, maps, args.rounds))
+                    results.append(run_op(op, maps, scratch_maps, args.rounds))
             finally:
                 if gc_was_enabled:
                     gc.enable()

@@ -162,11 +162,15 @@ fn raw_reads_advance_the_position_all_or_nothing() {
 /// the first two borders is found, by find and count too.
 #[test]
 fn rfind_finds_needles_across_its_window_borders() {
+    // The last 512 bytes are searched on their own, the rest in 1 MiB windows.
+    const NEAR: usize = 512;
     const WINDOW: usize = 1 << 20;
     let needle = b"0123456789abcdef";
     let len = 3 * WINDOW + 123;
     let mut map = Mmap::anonymous(len).unwrap();
-    let borders = [len - WINDOW, len - 2 * WINDOW + needle.len() - 1];
+    let near = len - NEAR;
+    let first_window = near + needle.len() - 1 - WINDOW;
+    let borders = [near, first_window, first_window - WINDOW + needle.len() - 1];
     for at in borders
         .iter()
         .flat_map(|&border| border - needle.len()..=border)
