@@ -18,6 +18,7 @@
 //! short cuts through it (`seekable()` and `closed`, which cannot fail, live
 //! only here).
 
+use std::cell::RefMut;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -27,7 +28,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use safemmap::Scan;
+use safemmap::{Mmap, Scan};
 
 use crate::object::{absolute, clamp_bound, PyMmap, DETACH_BYTES};
 
@@ -310,20 +311,26 @@ unsafe extern "C" fn readline(
         let mut map = this.open_map_mut()?;
         let count = ok(map.line_len())?;
         if count >= DETACH_BYTES {
-            // Read here, without the GIL, rather than search the line again
-            // in the full method; a failure is raised by that method.
-            // SAFETY: the caller is attached (see `serve`).
-            let py = unsafe { Python::assume_attached() };
-            return this
-                .read_advancing(py, map, count)
-                .ok()
-                .map(Bound::into_ptr);
+            return long_line(this, map, count);
         }
         // SAFETY: the new object's buffer is writable and seen by nobody else.
         new_bytes(count, |dst| unsafe { map.read_raw(dst, count) })
     };
     // SAFETY: called by the interpreter as a method of `mmap`.
     unsafe { serve(slf, fast, |f| call(&f.readline, slf)) }
+}
+
+/// Reads a line found to be long without the GIL, rather than have the
+/// full method search it again; a failure is raised by that method. Out of
+/// line, so that short lines need fewer registers saved.
+#[cold]
+#[inline(never)]
+fn long_line(this: &PyMmap, map: RefMut<'_, Mmap>, count: usize) -> Option<*mut ffi::PyObject> {
+    // SAFETY: fast paths run attached (see `serve`).
+    let py = unsafe { Python::assume_attached() };
+    this.read_advancing(py, map, count)
+        .ok()
+        .map(Bound::into_ptr)
 }
 
 /// `seekable()`: a map always is.

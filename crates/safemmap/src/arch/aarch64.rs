@@ -1,6 +1,6 @@
 //! AArch64 (AAPCS64: Linux, macOS). `Outcome` comes back in x0:x1.
 
-use super::{global, symbol};
+use super::{global, hidden, symbol};
 
 std::arch::global_asm!(
     ".text",

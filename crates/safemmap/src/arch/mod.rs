@@ -158,11 +158,46 @@ macro_rules! symbol {
     };
 }
 
-/// The assembler lines that define the global label `name`.
-macro_rules! global {
+/// The directive that keeps `name` out of a shared library's exports: two
+/// libraries that both contain this crate (two Python extensions, say)
+/// must each use their own routines and labels, not whichever the dynamic
+/// linker found first.
+#[cfg(target_vendor = "apple")]
+macro_rules! hidden {
     ($name:literal) => {
-        concat!(".globl ", symbol!($name), "\n", symbol!($name), ":")
+        concat!(".private_extern ", symbol!($name))
     };
 }
 
-use {global, symbol};
+/// See the Mach-O version.
+#[cfg(all(not(target_vendor = "apple"), not(windows)))]
+macro_rules! hidden {
+    ($name:literal) => {
+        concat!(".hidden ", symbol!($name))
+    };
+}
+
+/// See the Mach-O version: a DLL exports only what it is told to.
+#[cfg(windows)]
+macro_rules! hidden {
+    ($name:literal) => {
+        ""
+    };
+}
+
+/// The assembler lines that define the global label `name`.
+macro_rules! global {
+    ($name:literal) => {
+        concat!(
+            ".globl ",
+            symbol!($name),
+            "\n",
+            hidden!($name),
+            "\n",
+            symbol!($name),
+            ":"
+        )
+    };
+}
+
+use {global, hidden, symbol};

@@ -3,7 +3,7 @@
 //! with the C ABI of the platform: its argument goes in both rdi (System V)
 //! and rcx (Windows), with the 32 bytes of shadow space Windows wants.
 
-use super::{global, symbol};
+use super::{global, hidden, symbol};
 
 std::arch::global_asm!(
     ".text",

@@ -272,9 +272,15 @@ impl<'a> Mapped<'a> {
         if near.end == range.end {
             return Ok(None);
         }
-        let rest = near.end..range.end;
-        let found = self.scan(rest.clone(), move |hay| sys::memchr(byte, hay))?;
-        Ok(found.map(|i| rest.start + i))
+        self.find_byte_far(near.end..range.end, byte)
+    }
+
+    /// The rest of [`find_byte`](Self::find_byte): out of line, so that the
+    /// search of a short line stays small.
+    #[inline(never)]
+    fn find_byte_far(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
+        let found = self.scan(range.clone(), move |hay| sys::memchr(byte, hay))?;
+        Ok(found.map(|i| range.start + i))
     }
 
     /// How many non-overlapping occurrences of a non-empty `needle` lie in
