@@ -28,7 +28,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use safemmap::{Mmap, Scan};
+use safemmap::Mmap;
 
 use crate::object::{absolute, clamp_bound, PyMmap, DETACH_BYTES};
 
@@ -144,12 +144,12 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         (
             c"find",
             c"find($self, sub, start=..., end=..., /, *, workers=None)\n--\n\n",
-            fastcall(find),
+            fastcall(search::<false>),
         ),
         (
             c"rfind",
             c"rfind($self, sub, start=..., end=..., /, *, workers=None)\n--\n\n",
-            fastcall(rfind),
+            fastcall(search::<true>),
         ),
     ];
     for (name, doc, (function, flags)) in methods {
@@ -408,60 +408,14 @@ unsafe extern "C" fn assign(
     unsafe { serve(slf, fast, |f| (f.assign)(slf, key, value)) }
 }
 
-/// `find(sub[, start[, end]])`.
-unsafe extern "C" fn find(
+/// `find(sub[, start[, end]])`, or `rfind` if `REVERSE`: served for an
+/// exact bytes needle, exact-int bounds if any and a range short enough to
+/// search with the GIL held.
+unsafe extern "C" fn search<const REVERSE: bool>(
     slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: the interpreter's arguments, passed on.
-    unsafe {
-        search(
-            slf,
-            args,
-            nargs,
-            kwnames,
-            |f| &f.find,
-            |scan, needle| scan.find(needle),
-        )
-    }
-}
-
-/// `rfind(sub[, start[, end]])`.
-unsafe extern "C" fn rfind(
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: the interpreter's arguments, passed on.
-    unsafe {
-        search(
-            slf,
-            args,
-            nargs,
-            kwnames,
-            |f| &f.rfind,
-            |scan, needle| scan.rfind(needle),
-        )
-    }
-}
-
-/// A find or rfind of an exact bytes object, with exact-int bounds if any,
-/// over a range short enough to search with the GIL held.
-///
-/// # Safety
-///
-/// As for [`serve`]; `args` holds `nargs` live objects, then one for each
-/// of `kwnames`.
-unsafe fn search(
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-    method: fn(&Fallbacks) -> &Py<PyAny>,
-    search: fn(&Scan<'_>, &[u8]) -> std::io::Result<Option<usize>>,
 ) -> *mut ffi::PyObject {
     // SAFETY: the caller's arguments, live for the call.
     let positional = unsafe { std::slice::from_raw_parts(args, nargs as usize) };
@@ -470,7 +424,7 @@ unsafe fn search(
         if !kwnames.is_null() || bounds.len() > 2 {
             return None;
         }
-        // SAFETY: live objects the caller lends us.
+        // SAFETY (both): live objects the caller lends us.
         let needle = unsafe { exact_bytes(needle) }?;
         let bound = |i: usize| bounds.get(i).map(|&bound| unsafe { exact_int(bound) });
         let map = this.open_map()?;
@@ -480,7 +434,12 @@ unsafe fn search(
         if end.saturating_sub(start) >= DETACH_BYTES {
             return None; // The full method searches without the GIL.
         }
-        let found = ok(search(&map.scan(start..end), needle))?;
+        let scan = map.scan(start..end);
+        let found = ok(if REVERSE {
+            scan.rfind(needle)
+        } else {
+            scan.find(needle)
+        })?;
         // SAFETY: plain C call; a failure leaves an error to clear.
         new_int(unsafe { ffi::PyLong_FromSsize_t(found.map_or(-1, |i| i as isize)) })
     };
@@ -493,11 +452,16 @@ unsafe fn search(
         // SAFETY: the keyword values follow the positional arguments.
         let all = unsafe { std::slice::from_raw_parts(args, (nargs + keywords) as usize) };
         let with_self: Vec<_> = std::iter::once(slf).chain(all.iter().copied()).collect();
+        let method = if REVERSE {
+            &fallbacks.rfind
+        } else {
+            &fallbacks.find
+        };
         // SAFETY: a method descriptor called with its instance first, the
         // caller's arguments after it; a new reference or NULL.
         unsafe {
             ffi::PyObject_Vectorcall(
-                method(fallbacks).as_ptr(),
+                method.as_ptr(),
                 with_self.as_ptr(),
                 (nargs + 1) as usize,
                 kwnames,
