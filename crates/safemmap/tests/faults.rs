@@ -85,6 +85,23 @@ fn every_access_past_a_truncation_is_an_error() {
 }
 
 #[test]
+fn large_reads_and_long_lines_past_a_truncation_are_errors() {
+    // 16 MiB and more are copied by the C library's memcpy, lines past
+    // their first 512 bytes searched by its memchr: both inside the guard.
+    let pages = (17 << 20) / PAGE;
+    let (file, mut map) = mapped_file(pages);
+    file.set_len(PAGE as u64).unwrap();
+    let mut big = vec![0; 17 << 20];
+    assert!(fault_of(map.read_at(0, &mut big).unwrap_err()).offset >= PAGE);
+    assert!(fault_of(map.line_len().unwrap_err()).offset >= PAGE);
+    assert!(fault_of(map.find(b"\n", ..).unwrap_err()).offset >= PAGE);
+    assert!(fault_of(map.rfind(b"x\n", ..).unwrap_err()).offset >= PAGE);
+    file.set_len((pages * PAGE) as u64).unwrap();
+    assert_eq!(map.read_at(0, &mut big).unwrap(), pages * PAGE);
+    assert_eq!(map.line_len().unwrap(), pages * PAGE);
+}
+
+#[test]
 fn a_fault_error_says_what_happened() {
     let (file, map) = mapped_file(2);
     file.set_len(0).unwrap();
