@@ -53,8 +53,8 @@ static BYTE_VALUES: OnceLock<[Py<PyAny>; 256]> = OnceLock::new();
 /// Points `mmap`'s subscript, item assignment and length slots, the
 /// wrappers of them that `m.__getitem__(k)` and the like call (and
 /// subclasses take their slots from), and its `read_byte`, `readline`,
-/// `tell`, `find` and `rfind` methods at the fast paths, keeping PyO3's
-/// versions as fallbacks.
+/// `tell`, `seekable`, `find` and `rfind` methods and `closed` property at
+/// the fast paths, keeping PyO3's versions as fallbacks.
 pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     let type_ptr = ty.as_type_ptr();
     // SAFETY: `mmap` is a heap type, so its slot tables live in its own
@@ -77,8 +77,16 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         find: method("find")?,
         rfind: method("rfind")?,
     };
-    let (original_subscript, original_assign, original_length) =
-        (fallbacks.subscript, fallbacks.assign, fallbacks.length);
+    let originals = [
+        (
+            "__getitem__",
+            fallbacks.subscript as *mut c_void,
+            subscript as *mut c_void,
+        ),
+        ("__setitem__", fallbacks.assign as _, assign as _),
+        ("__delitem__", fallbacks.assign as _, assign as _),
+        ("__len__", fallbacks.length as _, length as _),
+    ];
     if FALLBACKS.set(fallbacks).is_err() {
         return Ok(()); // Installed already.
     }
@@ -94,37 +102,46 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         // PyO3 fills it from `__len__` too.
         sequence.sq_length = Some(length);
     }
-    let wrapped = [
-        (
-            "__getitem__",
-            original_subscript as *mut c_void,
-            subscript as *mut c_void,
-        ),
-        ("__setitem__", original_assign as _, assign as _),
-        ("__delitem__", original_assign as _, assign as _),
-        ("__len__", original_length as _, length as _),
-    ];
-    for (name, original, replacement) in wrapped {
-        let wrapper = ty.getattr(name)?;
-        let descriptor = wrapper.as_ptr().cast::<ffi::PyWrapperDescrObject>();
-        // SAFETY: the descriptor's fields are read only once its type shows
-        // it is a wrapper descriptor; one that wraps PyO3's function is the
-        // wrapper CPython made for this type's slot, which calls `d_wrapped`
-        // with the slot's signature, which the replacement has.
-        unsafe {
-            let is_wrapper = ffi::Py_TYPE(wrapper.as_ptr()) == &raw mut ffi::PyWrapperDescr_Type;
-            if is_wrapper && (*descriptor).d_wrapped == original {
-                (*descriptor).d_wrapped = replacement;
-            }
+    for (name, original, replacement) in originals {
+        retarget_wrapper(ty, name, original, replacement)?;
+    }
+    add_methods(ty)?;
+    add_closed(ty)?;
+    // SAFETY: `type_ptr` is a live type whose dict and slots just changed.
+    unsafe { ffi::PyType_Modified(type_ptr) };
+    Ok(())
+}
+
+/// Makes the wrapper descriptor `name`, which CPython made to call the slot
+/// function `original`, call `replacement` instead.
+fn retarget_wrapper(
+    ty: &Bound<'_, PyType>,
+    name: &str,
+    original: *mut c_void,
+    replacement: *mut c_void,
+) -> PyResult<()> {
+    let wrapper = ty.getattr(name)?;
+    let descriptor = wrapper.as_ptr().cast::<ffi::PyWrapperDescrObject>();
+    // SAFETY: the descriptor's fields are read only once its type shows it
+    // is a wrapper descriptor; one that wraps PyO3's function is the wrapper
+    // CPython made for this type's slot, which calls `d_wrapped` with the
+    // slot's signature, which the replacement has.
+    unsafe {
+        let is_wrapper = ffi::Py_TYPE(wrapper.as_ptr()) == &raw mut ffi::PyWrapperDescr_Type;
+        if is_wrapper && (*descriptor).d_wrapped == original {
+            (*descriptor).d_wrapped = replacement;
         }
     }
+    Ok(())
+}
+
+/// Puts the fast methods in the type's dict, over PyO3's.
+fn add_methods(ty: &Bound<'_, PyType>) -> PyResult<()> {
     let no_args = |function| {
-        (
-            ffi::PyMethodDefPointer {
-                PyCFunction: function,
-            },
-            ffi::METH_NOARGS,
-        )
+        let function = ffi::PyMethodDefPointer {
+            PyCFunction: function,
+        };
+        (function, ffi::METH_NOARGS)
     };
     let fastcall = |function| {
         let function = ffi::PyMethodDefPointer {
@@ -163,46 +180,48 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         // SAFETY: a method descriptor for this type from a definition that
         // outlives it; NULL on error.
         let method = unsafe {
-            Bound::from_owned_ptr_or_err(ty.py(), ffi::PyDescr_NewMethod(type_ptr, def))?
+            Bound::from_owned_ptr_or_err(ty.py(), ffi::PyDescr_NewMethod(ty.as_type_ptr(), def))?
         };
-        // SAFETY: `type_ptr` is this live type; it is told below.
-        unsafe { add_to_type(type_ptr, name, &method)? };
+        add_to_type(ty, name, &method)?;
     }
-    let closed = Box::leak(Box::new(ffi::PyGetSetDef {
+    Ok(())
+}
+
+/// Puts the fast `closed` property in the type's dict, over PyO3's.
+fn add_closed(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    // The type holds on to its property definitions for ever.
+    let def = Box::leak(Box::new(ffi::PyGetSetDef {
         name: c"closed".as_ptr(),
         get: Some(closed),
         set: None,
         doc: std::ptr::null(),
         closure: std::ptr::null_mut(),
     }));
-    // SAFETY: as for the methods above.
-    unsafe {
-        let property =
-            Bound::from_owned_ptr_or_err(ty.py(), ffi::PyDescr_NewGetSet(type_ptr, closed))?;
-        add_to_type(type_ptr, c"closed", &property)?;
-    }
-    // SAFETY: `type_ptr` is a live type whose dict and slots just changed.
-    unsafe { ffi::PyType_Modified(type_ptr) };
-    Ok(())
+    // SAFETY: a property for this type from a definition that outlives it;
+    // NULL on error.
+    let property = unsafe {
+        Bound::from_owned_ptr_or_err(ty.py(), ffi::PyDescr_NewGetSet(ty.as_type_ptr(), def))?
+    };
+    add_to_type(ty, c"closed", &property)
 }
 
-/// Puts `attribute` in the type's dict under `name`.
-///
-/// # Safety
-///
-/// `type_ptr` is a live heap type, whose dict is a plain dict; the caller
-/// calls `PyType_Modified` after.
-unsafe fn add_to_type(
-    type_ptr: *mut ffi::PyTypeObject,
+/// Puts `attribute` in the type's dict under `name` (the caller tells the
+/// type with `PyType_Modified` once done).
+fn add_to_type(
+    ty: &Bound<'_, PyType>,
     name: &std::ffi::CStr,
     attribute: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
-    // SAFETY: passed on from the caller.
+    // SAFETY: a heap type's dict is a plain dict, and this type is live.
     let ret = unsafe {
-        ffi::PyDict_SetItemString((*type_ptr).tp_dict, name.as_ptr(), attribute.as_ptr())
+        ffi::PyDict_SetItemString(
+            (*ty.as_type_ptr()).tp_dict,
+            name.as_ptr(),
+            attribute.as_ptr(),
+        )
     };
     if ret == -1 {
-        return Err(PyErr::fetch(attribute.py()));
+        return Err(PyErr::fetch(ty.py()));
     }
     Ok(())
 }

@@ -89,7 +89,7 @@ fn large_reads_and_long_lines_past_a_truncation_are_errors() {
     // 16 MiB and more are copied by the C library's memcpy, lines past
     // their first 512 bytes searched by its memchr: both inside the guard.
     let pages = (17 << 20) / PAGE;
-    let (file, mut map) = mapped_file(pages);
+    let (file, map) = mapped_file(pages);
     file.set_len(PAGE as u64).unwrap();
     let mut big = vec![0; 17 << 20];
     assert!(fault_of(map.read_at(0, &mut big).unwrap_err()).offset >= PAGE);
