@@ -86,6 +86,25 @@ def test_access_past_a_truncation_raises_oserror(operation):
     assert_survives(TRUNCATED + f"expect_fault(lambda: {operation})\n")
 
 
+# Another map given views of the truncated one: the fault is in the memory
+# a buffer lends, not in the map the method belongs to.
+LENT = [
+    "other.write(view[PAGE : 2 * PAGE])",
+    "other.__setitem__(slice(0, PAGE), view[PAGE : 2 * PAGE])",
+    "other.__setitem__(slice(0, 8, 2), view[PAGE : PAGE + 4])",
+    "other.readinto(view[PAGE : 2 * PAGE])",
+    "other.find(view[2 * PAGE : 2 * PAGE + 4])",
+    "other.rfind(view[2 * PAGE : 2 * PAGE + 100])",
+    "other.count(view[2 * PAGE : 2 * PAGE + 4])",
+]
+
+
+@pytest.mark.parametrize("operation", LENT)
+def test_a_fault_in_a_lent_buffer_raises_oserror(operation):
+    setup = "other = mmap.mmap(-1, 4 * PAGE)\nview = memoryview(m)\n"
+    assert_survives(TRUNCATED + setup + f"expect_fault(lambda: {operation})\n")
+
+
 def test_the_map_works_again_once_the_file_grows_back():
     assert_survives(
         TRUNCATED

@@ -9,6 +9,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::errors::to_py;
+
 /// Reads the result of a C-API call that signals errors with -1.
 fn checked<T: PartialEq + From<i8>>(py: Python<'_>, value: T) -> PyResult<T> {
     if value == T::from(-1) {
@@ -186,31 +188,34 @@ impl Bytes {
         self.view.len as usize
     }
 
-    /// A private copy of the bytes, taken without forming a reference to
-    /// memory that may be a shared mapping.
-    pub fn to_vec(&self) -> Vec<u8> {
+    /// A private copy of the bytes. The exporter's memory may be a shared
+    /// mapping (another map's, whose file shrank): it is neither borrowed
+    /// as a slice nor read but by the fault-safe copy.
+    pub fn to_vec(&self) -> PyResult<Vec<u8>> {
         let mut copy = Vec::with_capacity(self.len());
         // SAFETY: the exporter keeps `len` bytes at `as_ptr` readable while
         // the view is held; the new vector has room for them and cannot
         // overlap them, and after the copy all `len` bytes are initialised.
         unsafe {
-            std::ptr::copy_nonoverlapping(self.as_ptr(), copy.as_mut_ptr(), self.len());
+            safemmap::copy_fault_safe(copy.as_mut_ptr(), self.as_ptr(), self.len())
+                .map_err(to_py)?;
             copy.set_len(self.len());
         }
-        copy
+        Ok(copy)
     }
 
     /// [`to_vec`](Self::to_vec) for a needle: a short one, as most are, is
     /// copied to the stack.
-    pub fn to_needle(&self) -> Needle {
+    pub fn to_needle(&self) -> PyResult<Needle> {
         let len = self.len();
         if len > SHORT_NEEDLE {
-            return Needle::Long(self.to_vec());
+            return self.to_vec().map(Needle::Long);
         }
         let mut bytes = [0; SHORT_NEEDLE];
         // SAFETY: as in `to_vec`; the array has room for `len` bytes.
-        unsafe { std::ptr::copy_nonoverlapping(self.as_ptr(), bytes.as_mut_ptr(), len) };
-        Needle::Short(bytes, len)
+        unsafe { safemmap::copy_fault_safe(bytes.as_mut_ptr(), self.as_ptr(), len) }
+            .map_err(to_py)?;
+        Ok(Needle::Short(bytes, len))
     }
 }
 
@@ -276,12 +281,13 @@ pub fn needle(obj: &Bound<'_, PyAny>) -> PyResult<Needle> {
         bytes[0] = byte;
         return Ok(Needle::Short(bytes, 1));
     }
-    Bytes::new(obj).map(|bytes| bytes.to_needle()).map_err(|_| {
+    let bytes = Bytes::new(obj).map_err(|_| {
         PyTypeError::new_err(format!(
             "argument should be integer or bytes-like object, not '{}'",
             type_name(obj)
         ))
-    })
+    })?;
+    bytes.to_needle()
 }
 
 /// The name of `obj`'s type, for an error message about it.

@@ -357,17 +357,17 @@ unsafe extern "C" fn seekable(
     _slf: *mut ffi::PyObject,
     _no_args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: the caller is attached; True lives for ever.
-    unsafe { ffi::Py_NewRef(ffi::Py_True()) }
+    // SAFETY: the caller is attached.
+    unsafe { new_ref(ffi::Py_True()) }
 }
 
 /// The `closed` property.
 unsafe extern "C" fn closed(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: called by the interpreter as a property of `mmap`.
     let closed = unsafe { instance(&slf) }.is_closed();
-    // SAFETY: the caller is attached; True and False live for ever.
+    // SAFETY: the caller is attached.
     unsafe {
-        ffi::Py_NewRef(if closed {
+        new_ref(if closed {
             ffi::Py_True()
         } else {
             ffi::Py_False()
@@ -551,6 +551,17 @@ unsafe fn exact_bytes<'a>(obj: *mut ffi::PyObject) -> Option<&'a [u8]> {
         let data = ffi::PyBytes_AS_STRING(obj).cast::<u8>();
         Some(std::slice::from_raw_parts(data, ffi::Py_SIZE(obj) as usize))
     }
+}
+
+/// A new reference to `obj` (`Py_NewRef`, which Python 3.9 lacks).
+///
+/// # Safety
+///
+/// `obj` is live and the caller attached.
+unsafe fn new_ref(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: passed on from the caller.
+    unsafe { ffi::Py_INCREF(obj) };
+    obj
 }
 
 /// A new int from CPython, or `None` (no error left set) if it failed.

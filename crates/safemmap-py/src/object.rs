@@ -685,7 +685,7 @@ impl PyMmap {
     fn __contains__(slf: &Bound<'_, Self>, item: &Bound<'_, PyAny>) -> PyResult<bool> {
         ensure_open(slf)?;
         if item.is_exact_instance_of::<PyBytes>() || item.is_exact_instance_of::<PyByteArray>() {
-            let needle = Bytes::new(item)?.to_needle();
+            let needle = Bytes::new(item)?.to_needle()?;
             if needle.len() != 1 {
                 return Ok(false);
             }
@@ -790,7 +790,7 @@ fn assign(
         // after this call; the copy behaves like memmove.
         1 => unsafe { map.write_at_raw(start, data.as_ptr(), count) },
         // Copied first, so that a source overlapping the map reads as it was.
-        step => map.write_strided(start, step, &data.to_vec()),
+        step => map.write_strided(start, step, &data.to_vec()?),
     }
     .map_err(to_py)
 }
@@ -816,7 +816,7 @@ fn search(
     find: impl FnOnce(Scan<'static>, &[u8]) -> std::io::Result<Option<usize>> + Send,
 ) -> PyResult<isize> {
     ensure_open(slf)?;
-    let needle = Bytes::new(sub)?.to_needle();
+    let needle = Bytes::new(sub)?.to_needle()?;
     let start = start.map(convert::ssize)?;
     let end = end.map(convert::ssize)?;
     let (start, end) = {

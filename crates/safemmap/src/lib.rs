@@ -79,6 +79,21 @@ pub fn install_fault_handler() {
     sys::install_fault_handler();
 }
 
+/// Copies `len` bytes from `src` to `dst` through the fault-protected
+/// routine the maps' own copies use, for memory that may be mapped by
+/// someone else (a buffer another library lends): a fault in either range
+/// becomes an error ([`Error::Fault`], its offset counted from `src`)
+/// rather than a crash, once the fault handler is installed (making a map
+/// installs it, as does [`install_fault_handler`]).
+///
+/// # Safety
+/// Both ranges are valid for the copy, apart from faults, and do not
+/// overlap.
+pub unsafe fn copy_fault_safe(dst: *mut u8, src: *const u8, len: usize) -> std::io::Result<()> {
+    // SAFETY: passed on from the caller.
+    unsafe { door::copy_foreign(dst, src, len) }
+}
+
 /// The size of a memory page.
 pub fn page_size() -> usize {
     sys::page_size()

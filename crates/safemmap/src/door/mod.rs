@@ -38,6 +38,20 @@ pub(crate) struct Mapped<'a> {
     _borrow: PhantomData<&'a ()>,
 }
 
+/// Copies `len` bytes from `src` to `dst`, neither of them necessarily a
+/// map of ours (a buffer another library lends may be its mapping): a
+/// fault in either range is an error, its offset counted from `src`.
+///
+/// # Safety
+/// Both ranges are valid for the copy (they may fault) and do not overlap.
+pub(crate) unsafe fn copy_foreign(dst: *mut u8, src: *const u8, len: usize) -> io::Result<()> {
+    // SAFETY: passed on from the caller; the routine's faults are caught
+    // wherever they are.
+    let copied = unsafe { guard::copy(dst, src, len) };
+    // SAFETY: a zero-length mapping at `src` only serves to report offsets.
+    copied.map_err(|caught| unsafe { Mapped::new(src.cast_mut(), 0) }.fault(caught))
+}
+
 impl<'a> Mapped<'a> {
     /// # Safety
     /// `base..base + len` is one live mapping (or, for `len == 0`, any
@@ -129,17 +143,13 @@ impl<'a> Mapped<'a> {
     /// # Safety
     /// Both ranges are valid for the copy; either may overlap the other.
     unsafe fn copy(&self, dst: *mut u8, src: *const u8, len: usize) -> io::Result<()> {
-        // From here on the C library's memcpy, which streams past the caches
-        // (non-temporal stores), beats the leaf routine's `rep movsb` into
-        // new memory (Python's bytes); below, `rep movsb` is as fast or
-        // faster (measured on AMD EPYC: 0.82-0.86 of memcpy at 1-4 MiB).
-        const LIBC_COPY: usize = 16 << 20;
         let apart = |a: usize, b: usize| a.wrapping_sub(b) >= len;
         if apart(dst as usize, src as usize) && apart(src as usize, dst as usize) {
-            if len >= LIBC_COPY {
-                // SAFETY: as below.
-                return self.guarded(|| unsafe { ptr::copy_nonoverlapping(src, dst, len) });
-            }
+            // The leaf routine, whatever the size: its faults are recognised
+            // wherever they are, on the side that is not this mapping too (a
+            // view of another map whose file shrank). A guarded call of the
+            // C library's memcpy, faster from 16 MiB into fresh memory, would
+            // catch faults in this mapping only.
             // SAFETY: passed on from the caller, and the ranges do not overlap.
             return unsafe { guard::copy(dst, src, len) }.map_err(|caught| self.fault(caught));
         }
