@@ -315,6 +315,30 @@ def test_a_signal_handler_that_raises_ends_the_wait_of_close():
     assert m.closed
 
 
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer")
+@pytest.mark.parametrize("use", ["m.read(1)", "m.resize(4096)", "m.close()"])
+def test_a_signal_handler_may_use_the_map_while_its_close_waits(run_py, use):
+    # The handler runs on the thread that waits: waiting for its own
+    # reservation or turn would be waiting for ever.
+    result = run_py(f"""
+        import signal, threading, time
+        import safemmap
+        m = safemmap.mmap(-1, 1 << 30)  # a scan of 1 GiB of untouched pages: slow
+        started = threading.Event()
+        scanner = threading.Thread(target=lambda: (started.set(), m.count(b"x", workers=1)))
+        used = []
+        signal.signal(signal.SIGALRM, lambda signum, frame: used.append({use}))
+        scanner.start()
+        started.wait()
+        time.sleep(0.01)
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        m.close()  # waits for the scan; the handler runs meanwhile
+        scanner.join()
+        print(len(used), m.closed)
+    """, timeout=30)
+    assert result.stdout.split() == ["1", "True"], result.stdout + result.stderr
+
+
 def test_workers_must_be_a_positive_count():
     m = safemmap.mmap(-1, 10)
     assert m.find(b"\0", workers=0) == 0  # 0 counts as serial

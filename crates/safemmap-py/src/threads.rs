@@ -6,11 +6,15 @@
 //! in a loop cannot keep another's close waiting. The one whose turn it is
 //! *reserves* the map while it waits for the operations on views to end:
 //! other threads wait rather than start new ones, which could keep it
-//! waiting for ever. Everything here but the count of running operations is
-//! only touched with the GIL held.
+//! waiting for ever. The waiting thread itself is never held up: a signal
+//! handler it runs meanwhile may use the map, even close or resize it
+//! (ahead of the call it interrupted), where waiting would be waiting for
+//! itself. Everything here but the count of running operations is only
+//! touched with the GIL held.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -18,12 +22,13 @@ use pyo3::prelude::*;
 pub(crate) struct Threads {
     /// Operations running on a view, without the GIL (so atomic).
     detached: AtomicUsize,
-    /// Tickets of the close and resize calls in progress or waiting; the
-    /// lowest has its turn.
-    turns: RefCell<Vec<u64>>,
+    /// Tickets of the close and resize calls in progress or waiting, with
+    /// their threads; the lowest has its turn.
+    turns: RefCell<Vec<(u64, ThreadId)>>,
     next_ticket: Cell<u64>,
-    /// Set while the call whose turn it is waits for `detached` to fall to 0.
-    reserved: Cell<bool>,
+    /// The thread whose call, its turn come, waits for `detached` to fall
+    /// to 0.
+    reserved_by: Cell<Option<ThreadId>>,
     /// The [`safemmap::fork_count`] the fields above speak of: a child of
     /// fork() has none of the other threads they count.
     generation: Cell<usize>,
@@ -35,7 +40,7 @@ impl Threads {
             detached: AtomicUsize::new(0),
             turns: RefCell::new(Vec::new()),
             next_ticket: Cell::new(0),
-            reserved: Cell::new(false),
+            reserved_by: Cell::new(None),
             generation: Cell::new(safemmap::fork_count()),
         }
     }
@@ -46,7 +51,7 @@ impl Threads {
         if self.generation.get() != generation {
             self.detached.store(0, Ordering::Relaxed);
             self.turns.borrow_mut().clear();
-            self.reserved.set(false);
+            self.reserved_by.set(None);
             self.generation.set(generation);
         }
         self
@@ -54,10 +59,15 @@ impl Threads {
 
     /// Waits while another thread has reserved the map.
     pub(crate) fn wait_while_reserved(&self) -> PyResult<()> {
-        if !self.current().reserved.get() {
+        if !self.reserved_by_another() {
             return Ok(());
         }
-        Python::attach(|py| wait_until(py, || !self.current().reserved.get()))
+        Python::attach(|py| wait_until(py, || !self.reserved_by_another()))
+    }
+
+    fn reserved_by_another(&self) -> bool {
+        let reserved_by = self.current().reserved_by.get();
+        reserved_by.is_some_and(|thread| thread != std::thread::current().id())
     }
 
     /// Counts an operation that is about to run on a view, until the
@@ -74,7 +84,7 @@ impl Threads {
     pub(crate) fn wait_for_turn(&self, py: Python<'_>) -> PyResult<Turn<'_>> {
         let turn = Turn::take(self);
         wait_until(py, || turn.has_come())?;
-        let _reserved = Reservation::new(&self.reserved);
+        let _reserved = Reservation::new(&self.reserved_by);
         wait_until(py, || self.current().detached.load(Ordering::Acquire) == 0)?;
         Ok(turn)
     }
@@ -99,19 +109,26 @@ impl Drop for Detached<'_> {
     }
 }
 
-/// The map reserved until dropped, even by a panic.
-struct Reservation<'a>(&'a Cell<bool>);
+/// The map reserved by this thread until dropped (even by a panic), when
+/// the reservation it replaced, if any, is back.
+struct Reservation<'a> {
+    reserved_by: &'a Cell<Option<ThreadId>>,
+    replaced: Option<ThreadId>,
+}
 
 impl<'a> Reservation<'a> {
-    fn new(reserved: &'a Cell<bool>) -> Self {
-        reserved.set(true);
-        Reservation(reserved)
+    fn new(reserved_by: &'a Cell<Option<ThreadId>>) -> Self {
+        let replaced = reserved_by.replace(Some(std::thread::current().id()));
+        Reservation {
+            reserved_by,
+            replaced,
+        }
     }
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        self.0.set(false);
+        self.reserved_by.set(self.replaced);
     }
 }
 
@@ -125,14 +142,18 @@ impl<'a> Turn<'a> {
     fn take(threads: &'a Threads) -> Self {
         let ticket = threads.next_ticket.get();
         threads.next_ticket.set(ticket + 1);
-        threads.current().turns.borrow_mut().push(ticket);
+        let thread = std::thread::current().id();
+        threads.current().turns.borrow_mut().push((ticket, thread));
         Turn { threads, ticket }
     }
 
-    /// Whether every call that came earlier is done.
+    /// Whether every call that came earlier, from another thread, is done.
     fn has_come(&self) -> bool {
+        let me = std::thread::current().id();
         let turns = self.threads.current().turns.borrow();
-        turns.iter().all(|&ticket| ticket >= self.ticket)
+        turns
+            .iter()
+            .all(|&(ticket, thread)| ticket >= self.ticket || thread == me)
     }
 }
 
@@ -141,6 +162,6 @@ impl Drop for Turn<'_> {
         self.threads
             .turns
             .borrow_mut()
-            .retain(|&ticket| ticket != self.ticket);
+            .retain(|&(ticket, _)| ticket != self.ticket);
     }
 }
