@@ -72,16 +72,20 @@ def test_subscript_of_closed_map(make_file, key):
     assert outcome(lambda: ours[key]) == outcome(lambda: std[key])
 
 
-def test_subscript_bound_that_closes_the_map(make_file):
-    # Only ours: CPython before 3.12 crashes here.
-    m, _ = maps(make_file)
-
+def closing(m):
+    """An index that closes `m` when converted, then gives 1."""
     class Closing:
         def __index__(self):
             m.close()
             return 1
 
-    assert outcome(lambda: m[slice(Closing(), 5)]) == (ValueError, "mmap closed or invalid")
+    return Closing()
+
+
+def test_subscript_bound_that_closes_the_map(make_file):
+    # Only ours: CPython before 3.12 crashes here.
+    m, _ = maps(make_file)
+    assert outcome(lambda: m[slice(closing(m), 5)]) == (ValueError, "mmap closed or invalid")
 
 
 def test_subclass_instances_give_the_same_answers(make_file):
@@ -256,11 +260,5 @@ def test_subclasses_assign_search_and_measure_the_same(make_file):
 
 def test_a_value_whose_conversion_closes_the_map(make_file):
     m, _ = two_maps(make_file)
-
-    class Closing:
-        def __index__(self):
-            m.close()
-            return 1
-
-    assert outcome(lambda: m.__setitem__(0, Closing())) == (ValueError, "mmap closed or invalid")
+    assert outcome(lambda: m.__setitem__(0, closing(m))) == (ValueError, "mmap closed or invalid")
     assert m.closed
