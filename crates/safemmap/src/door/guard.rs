@@ -21,12 +21,12 @@
 //! [`guarded`] runs a closure that is `Copy` and returns a `Copy` value:
 //! `Copy` types cannot implement `Drop`, so the closure's frame owns nothing
 //! to drop. The closure only calls routines that own nothing either, and
-//! take no locks (`ptr::copy` and `ptr::copy_nonoverlapping`, i.e. libc's
-//! memmove and memcpy, libc's memchr, and the `memchr` crate's searchers,
-//! whose `find` methods neither allocate nor hold guards). When a fault
-//! abandons those frames, no destructor is skipped and no lock is left held:
-//! they are "plain old frames" in the sense of RFC 2945. The arch routine
-//! restores every callee-saved register from its own frame.
+//! take no locks (`ptr::copy`, i.e. libc's memmove, libc's memchr, and the
+//! `memchr` crate's searchers, whose `find` methods neither allocate nor
+//! hold guards). When a fault abandons those frames, no destructor is
+//! skipped and no lock is left held: they are "plain old frames" in the
+//! sense of RFC 2945. The arch routine restores every callee-saved register
+//! from its own frame.
 //!
 //! ## Async-signal safety
 //!

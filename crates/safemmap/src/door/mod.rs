@@ -47,9 +47,19 @@ pub(crate) struct Mapped<'a> {
 pub(crate) unsafe fn copy_foreign(dst: *mut u8, src: *const u8, len: usize) -> io::Result<()> {
     // SAFETY: passed on from the caller; the routine's faults are caught
     // wherever they are.
-    let copied = unsafe { guard::copy(dst, src, len) };
-    // SAFETY: a zero-length mapping at `src` only serves to report offsets.
-    copied.map_err(|caught| unsafe { Mapped::new(src.cast_mut(), 0) }.fault(caught))
+    unsafe { guard::copy(dst, src, len) }.map_err(|caught| fault_from(caught, src))
+}
+
+/// The error for a fault the guard caught, its offset counted from `base`.
+fn fault_from(caught: Caught, base: *const u8) -> io::Error {
+    let (kind, os_error) = sys::classify_fault(caught.code);
+    let offset = caught.address.wrapping_sub(base as usize);
+    Error::Fault(Fault {
+        kind,
+        offset,
+        os_error,
+    })
+    .into()
 }
 
 impl<'a> Mapped<'a> {
@@ -80,14 +90,7 @@ impl<'a> Mapped<'a> {
 
     /// The error for a fault the guard caught in this mapping.
     fn fault(&self, caught: Caught) -> io::Error {
-        let (kind, os_error) = sys::classify_fault(caught.code);
-        let offset = caught.address.wrapping_sub(self.base as usize);
-        Error::Fault(Fault {
-            kind,
-            offset,
-            os_error,
-        })
-        .into()
+        fault_from(caught, self.base)
     }
 
     /// Runs `body` guarded over this mapping.
@@ -210,13 +213,11 @@ impl<'a> Mapped<'a> {
         if let &[byte] = needle {
             // The C library's memchr needs no searcher built first, and is
             // tuned for the machine (AVX-512 where there is one).
-            let found = self.scan(range.clone(), move |hay| sys::memchr(byte, hay))?;
-            return Ok(found.map(|i| range.start + i));
+            return self.locate(range, move |hay| sys::memchr(byte, hay));
         }
         let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
-        let found = self.scan(range.clone(), move |hay| finder.find(hay))?;
-        Ok(found.map(|i| range.start + i))
+        self.locate(range, move |hay| finder.find(hay))
     }
 
     /// The last index of `needle` wholly inside `range`.
@@ -233,23 +234,20 @@ impl<'a> Mapped<'a> {
         const NEAR: usize = 512;
         const WINDOW: usize = 1 << 20;
         if let &[byte] = needle {
-            let found = self.scan(range.clone(), move |hay| memchr::memrchr(byte, hay))?;
-            return Ok(found.map(|i| range.start + i));
+            return self.locate(range, move |hay| memchr::memrchr(byte, hay));
         }
         let near = range.end - range.len().min(NEAR);
-        if let Some(last) = self.scan(near..range.end, move |hay| {
+        let found = self.locate(near..range.end, move |hay| {
             memchr::memmem::rfind(hay, needle)
-        })? {
-            return Ok(Some(near + last));
-        }
-        if near == range.start {
-            return Ok(None);
+        })?;
+        if found.is_some() || near == range.start {
+            return Ok(found);
         }
         let rest = range.start..(near + needle.len() - 1).min(range.end);
         let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
         let window = WINDOW.max(2 * needle.len());
-        let found = self.scan(rest.clone(), move |hay| {
+        self.locate(rest, move |hay| {
             let mut end = hay.len();
             loop {
                 let start = end.saturating_sub(window);
@@ -261,8 +259,7 @@ impl<'a> Mapped<'a> {
                 }
                 end = start + needle.len() - 1;
             }
-        })?;
-        Ok(found.map(|i| rest.start + i))
+        })
     }
 
     /// The first index of `byte` inside `range`: for finding the ends of
@@ -291,8 +288,7 @@ impl<'a> Mapped<'a> {
     /// search of a short line stays small.
     #[inline(never)]
     fn find_byte_far(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
-        let found = self.scan(range.clone(), move |hay| sys::memchr(byte, hay))?;
-        Ok(found.map(|i| range.start + i))
+        self.locate(range, move |hay| sys::memchr(byte, hay))
     }
 
     /// How many non-overlapping occurrences of a non-empty `needle` lie in
@@ -304,6 +300,17 @@ impl<'a> Mapped<'a> {
         let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
         self.scan(range, move |hay| finder.find_iter(hay).count())
+    }
+
+    /// Runs `search` over the mapped bytes of `range`; the index it finds,
+    /// counted from the range's start, becomes an offset in the mapping.
+    fn locate(
+        &self,
+        range: Range<usize>,
+        search: impl Fn(&[u8]) -> Option<usize> + Copy,
+    ) -> io::Result<Option<usize>> {
+        let start = range.start;
+        Ok(self.scan(range, search)?.map(|i| start + i))
     }
 
     /// Runs `scan` over the mapped bytes of `range`.
