@@ -1,6 +1,7 @@
 """safemmap's additions for speed: count(), readinto(), parallel scans with
 workers=, and the GIL let go during long operations."""
 
+import collections
 import os
 import random
 import signal
@@ -66,6 +67,23 @@ def test_count_rejects_what_bytes_count_rejects(args, error):
         m.count(*args)
     with pytest.raises(error):
         b"0123456789".count(*args)
+
+
+def test_type_errors_name_the_type_as_cpython_does():
+    # tp_name: with its module for an extension type, as CPython 3.13 says it.
+    m = safemmap.mmap(-1, 10)
+    deque = collections.deque()
+    with pytest.raises(TypeError) as by_bytes:
+        b"".count(deque)
+    with pytest.raises(TypeError) as by_map:
+        m.count(deque)
+    assert str(by_map.value) == str(by_bytes.value)
+    assert "'collections.deque'" in str(by_map.value)
+    with pytest.raises(TypeError, match="^argument should be integer or None, not 'collections.deque'$"):
+        m.read(deque)
+    with pytest.raises(TypeError, match="^readinto\\(\\) argument must be read-write bytes-like object, "
+                                        "not collections.deque$"):
+        m.readinto(deque)
 
 
 def test_count_on_a_closed_map():

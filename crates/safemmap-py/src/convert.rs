@@ -121,9 +121,9 @@ pub fn optional_size(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> 
         return Ok(None);
     };
     if !is_index(obj) {
-        let name = obj.get_type().name()?;
         return Err(PyTypeError::new_err(format!(
-            "argument should be integer or None, not '{name}'"
+            "argument should be integer or None, not '{}'",
+            type_name(obj)
         )));
     }
     // SAFETY: a borrowed pointer to a type object that lives forever.
@@ -290,11 +290,14 @@ pub fn needle(obj: &Bound<'_, PyAny>) -> PyResult<Needle> {
     bytes.to_needle()
 }
 
-/// The name of `obj`'s type, for an error message about it.
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map_or_else(|_| "?".into(), |name| name.to_string())
+/// The name of `obj`'s type as CPython's messages give it: `tp_name`, with
+/// the module for extension types (`collections.deque`, `mmap.mmap`).
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    // SAFETY: every object has a type whose tp_name is a C string that lives
+    // as long as the type.
+    unsafe { std::ffi::CStr::from_ptr((*ffi::Py_TYPE(obj.as_ptr())).tp_name) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// An optional positional argument. Unlike `Option`, an explicit `None`

@@ -234,14 +234,6 @@ fn read_bytes<'py>(py: Python<'py>, map: &mut Mmap, count: usize) -> PyResult<Bo
     convert::bytes_with(py, count, fill)
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    // SAFETY: every object has a type whose tp_name is a C string that lives
-    // as long as the type.
-    unsafe { std::ffi::CStr::from_ptr((*ffi::Py_TYPE(obj.as_ptr())).tp_name) }
-        .to_string_lossy()
-        .into_owned()
-}
-
 /// The constructor's parameters, in positional order.
 const PARAMETERS: [&str; 7] = [
     "fileno", "length", "flags", "prot", "access", "offset", "trackfd",
@@ -377,7 +369,7 @@ impl PyMmap {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {
-        let name = type_name(slf.as_any());
+        let name = convert::type_name(slf.as_any());
         match slf.get().map() {
             Err(_) => format!("<{name} closed=True>"),
             Ok(map) => format!(
