@@ -151,6 +151,10 @@ impl fmt::Display for Fault {
 }
 
 impl From<Error> for io::Error {
+    // Out of line: every fallible call site would otherwise carry the
+    // construction inline, on the way of its success path.
+    #[cold]
+    #[inline(never)]
     fn from(e: Error) -> io::Error {
         io::Error::new(e.kind(), e)
     }

@@ -165,6 +165,7 @@ impl Mmap {
     }
 
     /// The byte at `index`.
+    #[inline]
     pub fn byte_at(&self, index: usize) -> io::Result<u8> {
         if index >= self.len {
             return Err(Error::IndexOutOfRange.into());
@@ -183,6 +184,7 @@ impl Mmap {
     ///
     /// # Safety
     /// `dst..dst + len` is writable and not referenced during the call.
+    #[inline]
     pub unsafe fn read_at_raw(&self, offset: usize, dst: *mut u8, len: usize) -> io::Result<()> {
         // SAFETY: passed on from the caller.
         unsafe { self.own_view().read_raw(offset, dst, len) }
@@ -193,6 +195,7 @@ impl Mmap {
     ///
     /// # Safety
     /// As for [`read_at_raw`](Self::read_at_raw).
+    #[inline]
     pub unsafe fn read_raw(&mut self, dst: *mut u8, len: usize) -> io::Result<()> {
         // SAFETY: passed on from the caller.
         unsafe { self.read_at_raw(self.pos, dst, len)? };
@@ -262,6 +265,7 @@ impl Mmap {
 
     /// How many bytes [`read_line`](BufRead::read_line) would return: up to
     /// and including the next `\n` after the position, or to the end.
+    #[inline]
     pub fn line_len(&self) -> io::Result<usize> {
         if self.pos >= self.len {
             return Ok(0);
@@ -274,6 +278,7 @@ impl Mmap {
     }
 
     /// The byte at the position, advancing it.
+    #[inline]
     pub fn read_byte(&mut self) -> io::Result<u8> {
         if self.pos >= self.len {
             return Err(Error::ReadByteOutOfRange.into());

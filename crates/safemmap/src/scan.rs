@@ -111,6 +111,7 @@ impl View {
     ///
     /// # Safety
     /// `dst..dst + len` is writable and not referenced during the call.
+    #[inline]
     pub unsafe fn read_raw(&self, offset: usize, dst: *mut u8, len: usize) -> io::Result<()> {
         if len == 0 {
             return Ok(());

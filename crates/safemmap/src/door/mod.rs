@@ -50,7 +50,17 @@ pub(crate) unsafe fn copy_foreign(dst: *mut u8, src: *const u8, len: usize) -> i
     unsafe { guard::copy(dst, src, len) }.map_err(|caught| fault_from(caught, src))
 }
 
+/// The panic for a range a caller failed to check: out of line, so that
+/// the checks cost a compare each.
+#[cold]
+#[inline(never)]
+fn outside(range: Range<usize>, len: usize) -> ! {
+    panic!("safemmap bug: {range:?} outside a mapping of {len} bytes")
+}
+
 /// The error for a fault the guard caught, its offset counted from `base`.
+#[cold]
+#[inline(never)]
 fn fault_from(caught: Caught, base: *const u8) -> io::Error {
     let (kind, os_error) = sys::classify_fault(caught.code);
     let offset = caught.address.wrapping_sub(base as usize);
@@ -76,11 +86,9 @@ impl<'a> Mapped<'a> {
     }
 
     fn check(&self, range: &Range<usize>) {
-        assert!(
-            range.start <= range.end && range.end <= self.len,
-            "safemmap bug: {range:?} outside a mapping of {} bytes",
-            self.len
-        );
+        if range.start > range.end || range.end > self.len {
+            outside(range.clone(), self.len);
+        }
     }
 
     /// The whole mapping as an address range, for the guard.
@@ -115,6 +123,7 @@ impl<'a> Mapped<'a> {
     /// # Safety
     /// `dst..dst + len` is writable for the duration of the call, and not
     /// referenced. It may be any memory, this mapping included.
+    #[inline]
     pub(crate) unsafe fn read_raw(&self, at: usize, dst: *mut u8, len: usize) -> io::Result<()> {
         self.check(&(at..at + len));
         // SAFETY: the source lies in the mapping (checked above); the caller
@@ -123,6 +132,7 @@ impl<'a> Mapped<'a> {
     }
 
     /// The byte at `at`.
+    #[inline]
     pub(crate) fn byte(&self, at: usize) -> io::Result<u8> {
         self.check(&(at..at + 1));
         // SAFETY: `at` lies in the live mapping (checked above).
@@ -156,11 +166,23 @@ impl<'a> Mapped<'a> {
             // SAFETY: passed on from the caller, and the ranges do not overlap.
             return unsafe { guard::copy(dst, src, len) }.map_err(|caught| self.fault(caught));
         }
-        // SAFETY: as above; `ptr::copy` allows the overlap.
-        self.guarded(|| unsafe { ptr::copy(src, dst, len) })
+        // SAFETY: passed on from the caller.
+        unsafe { self.copy_overlapping(dst, src, len) }
+    }
+
+    /// [`copy`](Self::copy) of ranges that overlap: rare (a map copied
+    /// into itself), so out of line, keeping `copy` small enough to inline.
+    ///
+    /// # Safety
+    /// As for [`copy`](Self::copy).
+    #[inline(never)]
+    unsafe fn copy_overlapping(&self, dst: *mut u8, src: *const u8, len: usize) -> io::Result<()> {
+        // SAFETY: passed on from the caller; `ptr::copy` allows the overlap.
+        self.guarded(move || unsafe { ptr::copy(src, dst, len) })
     }
 
     /// Stores `value` at `at`.
+    #[inline]
     pub(crate) fn set_byte(&self, at: usize, value: u8) -> io::Result<()> {
         self.check(&(at..at + 1));
         // SAFETY: `at` lies in the live mapping (checked above).
@@ -267,6 +289,7 @@ impl<'a> Mapped<'a> {
     /// leaf routine, which needs no guarded call but compares only 16 bytes
     /// at a time; the C library's memchr takes the rest (from about 512
     /// bytes on, it makes up for the guarded call's cost).
+    #[inline]
     pub(crate) fn find_byte(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
         const LEAF_SPAN: usize = 512;
         let near = range.start..range.end.min(range.start.saturating_add(LEAF_SPAN));
