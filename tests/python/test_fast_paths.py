@@ -4,6 +4,7 @@ stdlib, in every state and with every kind of argument: each case the fast
 path serves and each it declines (to the full PyO3 method) must give the
 stdlib's answer. `m.__getitem__(key)` and the like, and subclasses, go the
 same way."""
+import ctypes
 import inspect
 import mmap as std_mmap
 import sys
@@ -225,12 +226,20 @@ def test_find_and_rfind_match_stdlib(make_file, method, bounds):
                 assert with_workers == outcome(lambda: search(std))
 
 
+def sequence_size(m):
+    """`PySequence_Size(m)`, which C extensions call: it needs the type's
+    sequence length slot, which CPython's mmap fills."""
+    size = ctypes.pythonapi.PySequence_Size
+    size.argtypes, size.restype = [ctypes.py_object], ctypes.c_ssize_t
+    return size(m)
+
+
 def test_small_methods_and_properties_match_stdlib(make_file):
     ours, std = maps(make_file)
     for m in (ours, std):
         m.seek(7)
     calls = [lambda m: m.tell(), lambda m: len(m), lambda m: m.__len__(), lambda m: m.closed,
-             lambda m: m.find(b"line"), lambda m: m.rfind(b"line")]
+             lambda m: m.find(b"line"), lambda m: m.rfind(b"line"), sequence_size]
     for call in calls:
         assert outcome(lambda: call(ours)) == outcome(lambda: call(std))
     assert ours.seekable() is True  # 3.13's answer (it has no closed-check), on any Python

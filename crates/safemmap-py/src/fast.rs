@@ -18,7 +18,6 @@
 //! short cuts through it (`seekable()` and `closed`, which cannot fail, live
 //! only here).
 
-use std::cell::RefMut;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -27,8 +26,6 @@ use std::sync::OnceLock;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
-
-use safemmap::Mmap;
 
 use crate::object::{absolute, clamp_bound, PyMmap, DETACH_BYTES};
 
@@ -98,10 +95,9 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     mapping.mp_subscript = Some(subscript);
     mapping.mp_ass_subscript = Some(assign);
     mapping.mp_length = Some(length);
-    if sequence.sq_length.is_some() {
-        // PyO3 fills it from `__len__` too.
-        sequence.sq_length = Some(length);
-    }
+    // PyO3 leaves it empty; CPython's mmap has it, so `PySequence_Size`
+    // works and `len(m)` finds it first (before `mp_length`).
+    sequence.sq_length = Some(length);
     for (name, original, replacement) in originals {
         retarget_wrapper(ty, name, original, replacement)?;
     }
@@ -229,6 +225,10 @@ fn add_to_type(
 /// Runs `fast` on the map behind `slf`, and `fallback` if it declines (or
 /// panics: the full method will report the panic as an exception).
 ///
+/// `fast` runs no Python code (no conversion that may call back, no GIL
+/// released, nothing that may run a finalizer), so nothing else can reach
+/// the map meanwhile: it may use [`PyMmap::peek`] instead of borrowing.
+///
 /// # Safety
 ///
 /// The caller is the interpreter, attached, and `slf` an `mmap` instance.
@@ -294,7 +294,8 @@ unsafe extern "C" fn subscript(
     key: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let fast = |this: &PyMmap| {
-        let map = this.open_map()?;
+        // SAFETY: a fast path runs no Python code (see `serve`).
+        let map = unsafe { this.peek() }?;
         // SAFETY: `key` is a live object the caller lends us.
         if let Some(index) = unsafe { exact_int(key) } {
             return byte_value(ok(map.byte_at(absolute(index, map.len())))?);
@@ -316,7 +317,8 @@ unsafe extern "C" fn read_byte(
     slf: *mut ffi::PyObject,
     _no_args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    let fast = |this: &PyMmap| byte_value(ok(this.open_map_mut()?.read_byte())?);
+    // SAFETY: a fast path runs no Python code (see `serve`).
+    let fast = |this: &PyMmap| byte_value(ok(unsafe { this.peek_mut() }?.read_byte())?);
     // SAFETY: called by the interpreter as a method of `mmap`.
     unsafe { serve(slf, fast, |f| call(&f.read_byte, slf)) }
 }
@@ -327,10 +329,11 @@ unsafe extern "C" fn readline(
     _no_args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let fast = |this: &PyMmap| {
-        let mut map = this.open_map_mut()?;
+        // SAFETY: a fast path runs no Python code (see `serve`).
+        let map = unsafe { this.peek_mut() }?;
         let count = ok(map.line_len())?;
         if count >= DETACH_BYTES {
-            return long_line(this, map, count);
+            return Some(long_line(this, count));
         }
         // SAFETY: the new object's buffer is writable and seen by nobody else.
         new_bytes(count, |dst| unsafe { map.read_raw(dst, count) })
@@ -339,17 +342,24 @@ unsafe extern "C" fn readline(
     unsafe { serve(slf, fast, |f| call(&f.readline, slf)) }
 }
 
-/// Reads a line found to be long without the GIL, rather than have the
-/// full method search it again; a failure is raised by that method. Out of
-/// line, so that short lines need fewer registers saved.
+/// Reads a line found to be long without the GIL, as the full method
+/// would, rather than have it search the line again. Out of line, so that
+/// short lines need fewer registers saved.
 #[cold]
 #[inline(never)]
-fn long_line(this: &PyMmap, map: RefMut<'_, Mmap>, count: usize) -> Option<*mut ffi::PyObject> {
+fn long_line(this: &PyMmap, count: usize) -> *mut ffi::PyObject {
     // SAFETY: fast paths run attached (see `serve`).
     let py = unsafe { Python::assume_attached() };
-    this.read_advancing(py, map, count)
-        .ok()
-        .map(Bound::into_ptr)
+    let line = this
+        .map_mut()
+        .and_then(|map| this.read_advancing(py, map, count));
+    match line {
+        Ok(line) => line.into_ptr(),
+        Err(err) => {
+            err.restore(py);
+            std::ptr::null_mut()
+        }
+    }
 }
 
 /// `seekable()`: a map always is.
@@ -380,21 +390,22 @@ unsafe extern "C" fn tell(
     slf: *mut ffi::PyObject,
     _no_args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: plain C call; a failure leaves an error to clear.
-    let fast =
-        |this: &PyMmap| new_int(unsafe { ffi::PyLong_FromSize_t(this.open_map()?.position()) });
+    // SAFETY: a fast path runs no Python code (see `serve`); a failed C
+    // call leaves an error to clear.
+    let fast = |this: &PyMmap| new_int(unsafe { ffi::PyLong_FromSize_t(this.peek()?.position()) });
     // SAFETY: called by the interpreter as a method of `mmap`.
     unsafe { serve(slf, fast, |f| call(&f.tell, slf)) }
 }
 
 /// `len(m)`.
 unsafe extern "C" fn length(slf: *mut ffi::PyObject) -> ffi::Py_ssize_t {
-    // SAFETY: called by the interpreter as the slot of `mmap`; a map is never
-    // longer than `isize::MAX`.
+    // SAFETY: called by the interpreter as the slot of `mmap`; a fast path
+    // runs no Python code (see `serve`). A map is never longer than
+    // `isize::MAX`.
     unsafe {
         serve(
             slf,
-            |this| Some(this.open_map()?.len() as isize),
+            |this| Some(this.peek()?.len() as isize),
             |f| (f.length)(slf),
         )
     }
@@ -410,7 +421,8 @@ unsafe extern "C" fn assign(
         if value.is_null() {
             return None;
         }
-        let mut map = this.open_map_mut()?;
+        // SAFETY: a fast path runs no Python code (see `serve`).
+        let map = unsafe { this.peek_mut() }?;
         // SAFETY: `key` and `value` are live objects the caller lends us.
         if let Some(index) = unsafe { exact_int(key) } {
             let byte = u8::try_from(unsafe { exact_int(value) }?).ok()?;
@@ -446,7 +458,8 @@ unsafe extern "C" fn search<const REVERSE: bool>(
         // SAFETY (both): live objects the caller lends us.
         let needle = unsafe { exact_bytes(needle) }?;
         let bound = |i: usize| bounds.get(i).map(|&bound| unsafe { exact_int(bound) });
-        let map = this.open_map()?;
+        // SAFETY: a fast path runs no Python code (see `serve`).
+        let map = unsafe { this.peek() }?;
         let len = map.len();
         let start = clamp_bound(bound(0).unwrap_or(Some(map.position() as isize))?, len);
         let end = clamp_bound(bound(1).unwrap_or(Some(len as isize))?, len);

@@ -80,19 +80,47 @@ impl PyMmap {
         self.open_map().ok_or_else(|| self.unavailable())
     }
 
-    fn map_mut(&self) -> PyResult<RefMut<'_, Mmap>> {
+    pub(crate) fn map_mut(&self) -> PyResult<RefMut<'_, Mmap>> {
         self.shared.threads.wait_while_reserved()?;
         self.open_map_mut().ok_or_else(|| self.unavailable())
     }
 
-    /// The map if it is open and free, or `None`: for the fast paths, which
-    /// create no errors.
-    pub(crate) fn open_map(&self) -> Option<Ref<'_, Mmap>> {
+    /// The map if it is open and free, or `None`.
+    fn open_map(&self) -> Option<Ref<'_, Mmap>> {
         Ref::filter_map(self.shared.map.try_borrow().ok()?, Option::as_ref).ok()
     }
 
-    pub(crate) fn open_map_mut(&self) -> Option<RefMut<'_, Mmap>> {
+    fn open_map_mut(&self) -> Option<RefMut<'_, Mmap>> {
         RefMut::filter_map(self.shared.map.try_borrow_mut().ok()?, Option::as_mut).ok()
+    }
+
+    /// The map if it is open and no operation changes it, or `None`: for
+    /// the fast paths, which save themselves marking it borrowed.
+    ///
+    /// # Safety
+    /// While the reference lives, the caller runs no Python code (through
+    /// which the map could be borrowed) and does not borrow it itself.
+    pub(crate) unsafe fn peek(&self) -> Option<&Mmap> {
+        // SAFETY: no mutable borrow exists (checked), and the caller starts
+        // none while the reference lives.
+        unsafe { self.shared.map.try_borrow_unguarded() }
+            .ok()?
+            .as_ref()
+    }
+
+    /// The map if it is open and no operation holds it, or `None`: as
+    /// [`peek`](Self::peek), to change it.
+    ///
+    /// # Safety
+    /// As for [`peek`](Self::peek).
+    #[allow(clippy::mut_from_ref)] // The contract above makes it exclusive.
+    pub(crate) unsafe fn peek_mut(&self) -> Option<&mut Mmap> {
+        if self.shared.map.try_borrow_mut().is_err() {
+            return None;
+        }
+        // SAFETY: no borrow exists (checked just above), and the caller
+        // starts none while the reference lives.
+        unsafe { &mut *self.shared.map.as_ptr() }.as_mut()
     }
 
     /// The `closed` property: a map held by an operation is open.
