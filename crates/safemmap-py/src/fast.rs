@@ -390,11 +390,15 @@ unsafe extern "C" fn tell(
     slf: *mut ffi::PyObject,
     _no_args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: a fast path runs no Python code (see `serve`); a failed C
-    // call leaves an error to clear.
-    let fast = |this: &PyMmap| new_int(unsafe { ffi::PyLong_FromSize_t(this.peek()?.position()) });
-    // SAFETY: called by the interpreter as a method of `mmap`.
-    unsafe { serve(slf, fast, |f| call(&f.tell, slf)) }
+    // SAFETY: called by the interpreter as a method of `mmap`; nothing here
+    // runs Python code or can panic. The int's MemoryError, if any, is the
+    // full method's too.
+    unsafe {
+        match instance(&slf).peek() {
+            Some(map) => ffi::PyLong_FromSize_t(map.position()),
+            None => decline(|f| call(&f.tell, slf)),
+        }
+    }
 }
 
 /// `len(m)`.
