@@ -105,6 +105,30 @@ def test_a_fault_in_a_lent_buffer_raises_oserror(operation):
     assert_survives(TRUNCATED + setup + f"expect_fault(lambda: {operation})\n")
 
 
+@pytest.mark.parametrize("at_mib", [0, 3, 20])
+def test_a_find_that_ends_before_a_cut_off_part_succeeds(at_mib):
+    """find stops at its match, so it never meets the part of the file cut
+    off beyond it: like the stdlib's, it returns the match, with the search
+    split across workers or not."""
+    assert_survives(
+        f"""
+import mmap as std_mmap, os, tempfile
+import safemmap
+MIB = 1 << 20
+fd, path = tempfile.mkstemp()
+os.unlink(path)
+os.ftruncate(fd, 64 * MIB)
+at = {at_mib} * MIB + 100
+os.pwrite(fd, b"needle", at)
+ours, std = safemmap.mmap(fd, 0), std_mmap.mmap(fd, 0)
+os.ftruncate(fd, at + MIB)
+assert std.find(b"needle") == at
+for workers in (None, 1, 2):
+    assert ours.find(b"needle", 0, len(ours), workers=workers) == at, workers
+"""
+    )
+
+
 def test_the_map_works_again_once_the_file_grows_back():
     assert_survives(
         TRUNCATED

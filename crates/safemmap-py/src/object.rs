@@ -19,11 +19,11 @@ use pyo3::exceptions::{PyBufferError, PyIndexError, PyRuntimeError, PyTypeError,
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PySlice, PyTuple};
-use safemmap::{raw, Access, Error, Mmap, MmapOptions, Scan, View};
+use safemmap::{raw, Access, Begun, Error, Mmap, MmapOptions, Scan, View};
 
 use crate::convert::{self, Bytes, Opt};
 use crate::errors::{closed, to_py};
-use crate::threads::Threads;
+use crate::threads::{Detached, Threads};
 
 #[cfg_attr(
     Py_3_10,
@@ -140,25 +140,31 @@ impl PyMmap {
         self.shared.exports.get() > 0
     }
 
-    /// Runs `work` on a view of the map, without the GIL if `long`. Close
-    /// and resize, the only operations that unmap or move the mapping, wait
-    /// until it is done.
+    /// Runs `work` on a view of the map, without the GIL if `long`.
     fn with_view<R: Send>(
         &self,
         py: Python<'_>,
         long: bool,
         work: impl FnOnce(View) -> R + Send,
     ) -> PyResult<R> {
+        let pinned = self.pinned_view()?;
+        Ok(if long {
+            py.detach(|| work(pinned.view))
+        } else {
+            work(pinned.view)
+        })
+    }
+
+    /// A view of the map that stays valid, the GIL held or not, until the
+    /// guard is dropped: close and resize, the only operations that unmap
+    /// or move the mapping, wait until then.
+    fn pinned_view(&self) -> PyResult<Pinned<'_>> {
         // SAFETY: the count taken below, before the GIL can be released,
         // makes close and resize wait, so the mapping stays put until the
         // count is given back.
         let view = unsafe { self.map()?.view() };
         let _counted = self.shared.threads.count_detached();
-        Ok(if long {
-            py.detach(|| work(view))
-        } else {
-            work(view)
-        })
+        Ok(Pinned { view, _counted })
     }
 
     /// Copies `count` bytes from `at` to `dst`, without the GIL if that
@@ -199,6 +205,12 @@ impl PyMmap {
             .map(drop)
             .map_err(to_py)
     }
+}
+
+/// See [`PyMmap::pinned_view`].
+struct Pinned<'a> {
+    view: View,
+    _counted: Detached<'a>,
 }
 
 /// A map used again while one of its own operations is under way (from a
@@ -506,9 +518,7 @@ impl PyMmap {
         end: Opt<'_>,
         workers: Option<usize>,
     ) -> PyResult<isize> {
-        search(slf, sub, start, end, workers, |scan, needle| {
-            scan.find(needle)
-        })
+        search(slf, sub, start, end, workers, false)
     }
 
     #[pyo3(signature = (sub, start = Opt::missing(), end = Opt::missing(), /, *, workers = None))]
@@ -519,9 +529,7 @@ impl PyMmap {
         end: Opt<'_>,
         workers: Option<usize>,
     ) -> PyResult<isize> {
-        search(slf, sub, start, end, workers, |scan, needle| {
-            scan.rfind(needle)
-        })
+        search(slf, sub, start, end, workers, true)
     }
 
     /// `count(sub[, start[, end]])`, with `bytes.count`'s semantics: `sub`
@@ -825,15 +833,18 @@ fn scan(view: View, range: std::ops::Range<usize>, workers: Option<usize>) -> Sc
     }
 }
 
-/// find and rfind: the needle, then start (default: the position) and end
-/// (default: the length), normalised like slice bounds.
+/// find (rfind if `reverse`): the needle, then start (default: the
+/// position) and end (default: the length), normalised like slice bounds.
+/// The first (last) MiB of the range is searched with the GIL held, as
+/// CPython does: a match found there costs no GIL hand-over, which, when
+/// other threads want it, can take milliseconds. The rest without it.
 fn search(
     slf: &Bound<'_, PyMmap>,
     sub: &Bound<'_, PyAny>,
     start: Opt<'_>,
     end: Opt<'_>,
     workers: Option<usize>,
-    find: impl FnOnce(Scan<'static>, &[u8]) -> std::io::Result<Option<usize>> + Send,
+    reverse: bool,
 ) -> PyResult<isize> {
     ensure_open(slf)?;
     let needle = Bytes::new(sub)?.to_needle()?;
@@ -845,12 +856,22 @@ fn search(
         let start = clamp_bound(start.unwrap_or(map.position() as isize), len);
         (start, clamp_bound(end.unwrap_or(len as isize), len))
     };
-    let long = end.saturating_sub(start) >= DETACH_BYTES;
-    let search = |view: View| find(scan(view, start..end, workers), &needle);
-    let found = slf
-        .get()
-        .with_view(slf.py(), long, search)?
-        .map_err(to_py)?;
+    let pinned = slf.get().pinned_view()?;
+    let scan = scan(pinned.view, start..end, workers);
+    let begun = match reverse {
+        false => scan.find_near(&needle, DETACH_BYTES),
+        true => scan.rfind_near(&needle, DETACH_BYTES),
+    };
+    let found = match begun.map_err(to_py)? {
+        Begun::Done(found) => found,
+        Begun::Farther(rest) => slf
+            .py()
+            .detach(|| match reverse {
+                false => rest.find(&needle),
+                true => rest.rfind(&needle),
+            })
+            .map_err(to_py)?,
+    };
     Ok(found.map_or(-1, |i| i as isize))
 }
 

@@ -68,7 +68,7 @@ mod sys;
 pub use error::{refusal, Error, Fault, FaultKind};
 pub use mmap::{Mmap, Resize};
 pub use options::{Access, MmapOptions};
-pub use scan::{default_workers, set_default_workers, Scan, View, MIN_CHUNK};
+pub use scan::{default_workers, set_default_workers, Begun, Scan, View, MIN_CHUNK};
 pub use sys::{raw, AsFile};
 
 /// Installs safemmap's SIGBUS/SIGSEGV handler, or puts it back on top if

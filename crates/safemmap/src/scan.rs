@@ -17,6 +17,13 @@
 //!   another (one byte, or a needle with no border, like `"\r\n"`); for a
 //!   needle like `"aa"`, where greedy non-overlapping counting depends on
 //!   where the previous match ended, the scan stays serial.
+//!
+//! `find` and `rfind` stop at the first match, so they search in rounds
+//! from the end they start at: the first quarter MiB serially, then four
+//! times more at each round, a large round split across the workers. A
+//! match close to the start costs what a serial search costs, and never
+//! the scan of a chunk far from it; a search of the whole range costs a
+//! few serial rounds (some MiB) more than splitting it at once would.
 
 use std::io;
 use std::marker::PhantomData;
@@ -33,6 +40,9 @@ use crate::sys;
 
 /// The smallest piece of a scan worth a thread of its own.
 pub const MIN_CHUNK: usize = 4 << 20;
+
+/// The first round of find and rfind: a quarter of a MiB (some microseconds).
+const FIRST_ROUND: usize = 256 << 10;
 
 /// The workers a scan uses unless told otherwise; 0 until first needed.
 static DEFAULT_WORKERS: AtomicUsize = AtomicUsize::new(0);
@@ -229,27 +239,92 @@ impl<'a> Scan<'a> {
     /// The first index of `needle` lying wholly inside the range. An empty
     /// needle is found at the range's start.
     pub fn find(&self, needle: &[u8]) -> io::Result<Option<usize>> {
-        let Some(range) = self.range.clone() else {
-            return Ok(None);
-        };
-        if needle.is_empty() {
-            return Ok(Some(range.start));
-        }
-        let first = |hits: Chunks<Option<usize>>| hits.flatten().next();
-        self.per_chunk(range, needle, |mem, window| mem.find(window, needle), first)
+        self.search(needle, false)
     }
 
     /// The last index of `needle` lying wholly inside the range. An empty
     /// needle is found at the range's end.
     pub fn rfind(&self, needle: &[u8]) -> io::Result<Option<usize>> {
+        self.search(needle, true)
+    }
+
+    /// [`find`](Self::find) over the matches that start in the first
+    /// `near` bytes of the range only: the answer if it is there (or the
+    /// range holds nothing more), else the scan of the rest. For callers
+    /// that search the near part differently from the rest (the Python
+    /// bindings hold the GIL for it, and let go of it for the rest).
+    pub fn find_near(&self, needle: &[u8], near: usize) -> io::Result<Begun<'a>> {
+        self.round(needle, near, false)
+    }
+
+    /// [`rfind`](Self::rfind) over the matches that start at the last
+    /// `near` places one can start at: see [`find_near`](Self::find_near).
+    pub fn rfind_near(&self, needle: &[u8], near: usize) -> io::Result<Begun<'a>> {
+        self.round(needle, near, true)
+    }
+
+    /// find (rfind if `reverse`) in rounds that grow from the end it starts
+    /// at, each of them split across the workers when large: a match near
+    /// that end is found without scanning chunks far from it.
+    fn search(&self, needle: &[u8], reverse: bool) -> io::Result<Option<usize>> {
+        let mut scan = self.clone();
+        let mut near = FIRST_ROUND;
+        loop {
+            match scan.round(needle, near, reverse)? {
+                Begun::Done(found) => return Ok(found),
+                Begun::Farther(rest) => scan = rest,
+            }
+            near = near.saturating_mul(4);
+        }
+    }
+
+    /// One round of [`search`](Self::search): the matches that start in
+    /// the first (last, if `reverse`) `near` bytes of the range.
+    fn round(&self, needle: &[u8], near: usize, reverse: bool) -> io::Result<Begun<'a>> {
         let Some(range) = self.range.clone() else {
-            return Ok(None);
+            return Ok(Begun::Done(None));
         };
         if needle.is_empty() {
-            return Ok(Some(range.end));
+            return Ok(Begun::Done(Some(if reverse {
+                range.end
+            } else {
+                range.start
+            })));
         }
-        let last = |hits: Chunks<Option<usize>>| hits.flatten().next_back();
-        self.per_chunk(range, needle, |mem, window| mem.rfind(window, needle), last)
+        // The bytes of the matches that start in the near part, and the
+        // range of all the others.
+        let reach = near.saturating_add(needle.len() - 1);
+        let (window, rest) = match reverse {
+            false if range.len() > reach => (
+                range.start..range.start + reach,
+                range.start + near..range.end,
+            ),
+            true if range.len() > reach => {
+                (range.end - reach..range.end, range.start..range.end - near)
+            }
+            _ => (range, 0..0),
+        };
+        let whole = rest.is_empty();
+        let found = match reverse {
+            false => {
+                let first = |hits: Chunks<Option<usize>>| {
+                    hits.flat_map(Result::transpose).next().transpose()
+                };
+                self.per_chunk(window, needle, |mem, part| mem.find(part, needle), first)?
+            }
+            true => {
+                let last = |hits: Chunks<Option<usize>>| {
+                    hits.flat_map(Result::transpose).next_back().transpose()
+                };
+                self.per_chunk(window, needle, |mem, part| mem.rfind(part, needle), last)?
+            }
+        };
+        if found.is_some() || whole {
+            return Ok(Begun::Done(found));
+        }
+        let mut rest_scan = self.clone();
+        rest_scan.range = Some(rest);
+        Ok(Begun::Farther(rest_scan))
     }
 
     /// How many non-overlapping occurrences of `needle` lie in the range,
@@ -278,13 +353,16 @@ impl<'a> Scan<'a> {
 
     /// Runs `search` over the whole range, or over each chunk's window in
     /// parallel when there are several and then `combine`s their results,
-    /// in chunk order.
+    /// in chunk order. A chunk's error counts only if a serial scan would
+    /// have met it: find ignores those of chunks after the first hit (a
+    /// fault in a part of the file cut off beyond the match, say), rfind
+    /// those before the last.
     fn per_chunk<R: Send>(
         &self,
         range: Range<usize>,
         needle: &[u8],
         search: impl Fn(Mapped<'_>, Range<usize>) -> io::Result<R> + Sync,
-        combine: impl FnOnce(Chunks<R>) -> R,
+        combine: impl FnOnce(Chunks<R>) -> io::Result<R>,
     ) -> io::Result<R> {
         let most = range.len() / MIN_CHUNK;
         let chunks = match most {
@@ -304,24 +382,25 @@ impl<'a> Scan<'a> {
             })
             .collect();
         let search = |window| search(view.mem(), window);
-        let results = match pool() {
-            Some(pool) => pool.install(|| {
-                windows
-                    .into_par_iter()
-                    .map(search)
-                    .collect::<io::Result<Vec<R>>>()
-            })?,
-            None => windows
-                .into_iter()
-                .map(search)
-                .collect::<io::Result<Vec<R>>>()?,
+        let results: Vec<io::Result<R>> = match pool() {
+            Some(pool) => pool.install(|| windows.into_par_iter().map(search).collect()),
+            None => windows.into_iter().map(search).collect(),
         };
-        Ok(combine(results.into_iter()))
+        combine(results.into_iter())
     }
 }
 
+/// How a search that began near its start ended: see [`Scan::find_near`].
+#[derive(Debug)]
+pub enum Begun<'a> {
+    /// The search's answer.
+    Done(Option<usize>),
+    /// Nothing near the start: the rest of the search to run.
+    Farther(Scan<'a>),
+}
+
 /// The results of a parallel scan's chunks, in order.
-type Chunks<R> = std::vec::IntoIter<R>;
+type Chunks<R> = std::vec::IntoIter<io::Result<R>>;
 
 /// Whether some proper prefix of `needle` is also its suffix, so that two
 /// occurrences can overlap (the last value of the KMP failure function).

@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 
-use safemmap::{refusal, Access, Error, Mmap, MmapOptions};
+use safemmap::{refusal, Access, Begun, Error, Mmap, MmapOptions};
 
 #[cfg(unix)]
 const EINVAL: i32 = 22;
@@ -181,6 +181,84 @@ fn rfind_finds_needles_across_its_window_borders() {
         assert_eq!(map.count(needle, ..).unwrap(), 1);
         map.write_at(at, &[0; 16]).unwrap();
     }
+}
+
+/// find and rfind search in rounds growing from the end they start at (a
+/// quarter MiB, then four times more each round, the 16 MiB round split
+/// across workers): a needle at every offset across the round borders, and
+/// across the border of that round's two chunks, is found from both ends.
+#[test]
+fn finds_needles_across_the_borders_of_its_rounds() {
+    const FIRST_ROUND: usize = 256 << 10;
+    let needle = b"0123456789abcdef";
+    let len = 24 << 20;
+    let mut map = Mmap::anonymous(len).unwrap();
+    let rounds = [FIRST_ROUND, FIRST_ROUND * 4, FIRST_ROUND * 16];
+    let ends: Vec<usize> = rounds
+        .iter()
+        .scan(0, |end, round| {
+            *end += round;
+            Some(*end)
+        })
+        .collect();
+    let parallel_middle = ends[2] + FIRST_ROUND * 64 / 2;
+    let forward = ends.iter().copied().chain([parallel_middle]);
+    // A match starting at `len - border` is the mirror image of one ending
+    // at `border` from the start.
+    let backward = forward.clone().map(|border| len - border);
+    for border in forward.chain(backward) {
+        for at in border - needle.len()..=border + 1 {
+            map.write_at(at, needle).unwrap();
+            for workers in [1, 2] {
+                let scan = map.scan(..).workers(workers);
+                assert_eq!(
+                    scan.find(needle).unwrap(),
+                    Some(at),
+                    "find, {workers} workers"
+                );
+                assert_eq!(
+                    scan.rfind(needle).unwrap(),
+                    Some(at),
+                    "rfind, {workers} workers"
+                );
+            }
+            map.write_at(at, &[0; 16]).unwrap();
+        }
+    }
+}
+
+/// find_near and rfind_near answer for the matches that start in the near
+/// part, and hand back the rest of the search otherwise.
+#[test]
+fn searches_near_the_start_then_the_rest() {
+    let mut map = Mmap::anonymous(1000).unwrap();
+    map.write_at(100, b"ab").unwrap();
+    map.write_at(900, b"ab").unwrap();
+    let done = |begun: Begun| match begun {
+        Begun::Done(found) => found,
+        Begun::Farther(rest) => panic!("expected an answer, got {rest:?}"),
+    };
+    let scan = map.scan(..);
+    assert_eq!(done(scan.find_near(b"ab", 101).unwrap()), Some(100));
+    assert_eq!(done(scan.rfind_near(b"ab", 101).unwrap()), Some(900));
+    assert_eq!(done(scan.find_near(b"ab", 5000).unwrap()), Some(100));
+    assert_eq!(
+        done(map.scan(200..800).find_near(b"ab", 600).unwrap()),
+        None
+    );
+    // Nothing starts in the first 100 bytes: the rest begins at byte 100.
+    let Begun::Farther(rest) = scan.find_near(b"ab", 100).unwrap() else {
+        panic!("the match at 100 lies beyond the near part");
+    };
+    assert_eq!(rest.find(b"ab").unwrap(), Some(100));
+    assert_eq!(rest.rfind(b"ab").unwrap(), Some(900));
+    // The last 98 places a match can start at are 901..=998.
+    let Begun::Farther(rest) = scan.rfind_near(b"ab", 98).unwrap() else {
+        panic!("the match at 900 lies before the near part");
+    };
+    assert_eq!(rest.rfind(b"ab").unwrap(), Some(900));
+    assert_eq!(done(scan.find_near(b"", 10).unwrap()), Some(0));
+    assert_eq!(done(scan.rfind_near(b"", 10).unwrap()), Some(1000));
 }
 
 #[test]
