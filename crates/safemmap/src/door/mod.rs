@@ -201,7 +201,7 @@ impl<'a> Mapped<'a> {
     pub(crate) fn gather(&self, start: usize, step: isize, dst: &mut [u8]) -> io::Result<()> {
         self.check_strided(start, step, dst.len());
         let (base, out, count) = (self.base, dst.as_mut_ptr(), dst.len());
-        self.guarded(|| {
+        self.guarded(move || {
             for i in 0..count {
                 // SAFETY: every strided index lies in the mapping (checked
                 // above) and `i < count`, the length of `dst`.
@@ -214,7 +214,7 @@ impl<'a> Mapped<'a> {
     pub(crate) fn scatter(&self, start: usize, step: isize, src: &[u8]) -> io::Result<()> {
         self.check_strided(start, step, src.len());
         let (base, from, count) = (self.base, src.as_ptr(), src.len());
-        self.guarded(|| {
+        self.guarded(move || {
             for i in 0..count {
                 // SAFETY: as in `gather`, the other way round.
                 unsafe { base.add(strided(start, step, i)).write(from.add(i).read()) };
@@ -344,7 +344,7 @@ impl<'a> Mapped<'a> {
     ) -> io::Result<R> {
         self.check(&range);
         let (start, len) = (self.base.wrapping_add(range.start), range.len());
-        self.guarded(|| {
+        self.guarded(move || {
             // SAFETY: the range lies in the live mapping (checked above).
             // The slice lives only inside this guarded call, is only read by
             // a routine that returns a number, not a borrow, and is never
