@@ -9,7 +9,7 @@
 //!
 //! So the type's slots and those methods point here instead. A fast path
 //! serves only the case that cannot fail: an open map that no operation
-//! holds, exact ints, a slice of ints or `None` without a step, exact bytes
+//! holds, exact ints, a slice of ints or `None`, exact bytes
 //! (immutable, never mapped memory), no keywords, work that succeeds and is
 //! short (a long one lets go of the GIL). It runs no Python code and creates
 //! no error. Anything else it *declines*, and the call goes to the PyO3
@@ -27,7 +27,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use crate::object::{absolute, clamp_bound, PyMmap, DETACH_BYTES};
+use crate::object::{absolute, adjust, clamp_bound, PyMmap, DETACH_BYTES};
 
 /// PyO3's entry points, where declined calls go.
 struct Fallbacks {
@@ -301,7 +301,15 @@ unsafe extern "C" fn subscript(
             return byte_value(ok(map.byte_at(absolute(index, map.len())))?);
         }
         // SAFETY: as above.
-        let (start, count) = unsafe { plain_slice(key, map.len())? };
+        let (start, step, count) = unsafe { int_slice(key, map.len())? };
+        if step != 1 {
+            // SAFETY: the new object's buffer holds `count` bytes, zeroed
+            // before a slice is made of it, and is seen by nobody else.
+            return new_bytes(count, |dst| unsafe {
+                dst.write_bytes(0, count);
+                map.read_strided(start, step, std::slice::from_raw_parts_mut(dst, count))
+            });
+        }
         if count >= DETACH_BYTES {
             return None; // The full method reads it without the GIL.
         }
@@ -434,10 +442,13 @@ unsafe extern "C" fn assign(
             return ok(map.set_byte(index, byte)).map(|()| 0);
         }
         // SAFETY: as above.
-        let (start, count) = unsafe { plain_slice(key, map.len())? };
+        let (start, step, count) = unsafe { int_slice(key, map.len())? };
         let data = unsafe { exact_bytes(value) }?;
         (data.len() == count).then_some(())?;
-        ok(map.write_at(start, data)).map(|()| 0)
+        match step {
+            1 => ok(map.write_at(start, data)).map(|()| 0),
+            step => ok(map.write_strided(start, step, data)).map(|()| 0),
+        }
     };
     // SAFETY: called by the interpreter as the slot of `mmap`.
     unsafe { serve(slf, fast, |f| (f.assign)(slf, key, value)) }
@@ -526,13 +537,14 @@ unsafe fn exact_int(obj: *mut ffi::PyObject) -> Option<isize> {
     }
 }
 
-/// The first index and length of `key`'s bytes in a map of `len`, if `key`
-/// is a slice without a step whose bounds are ints or `None`.
+/// The first index, step and element count of `key` over a map of `len`,
+/// if `key` is a slice whose fields are ints or `None` (and whose step is
+/// not 0).
 ///
 /// # Safety
 ///
 /// `key` is a live object.
-unsafe fn plain_slice(key: *mut ffi::PyObject, len: usize) -> Option<(usize, usize)> {
+unsafe fn int_slice(key: *mut ffi::PyObject, len: usize) -> Option<(usize, isize, usize)> {
     // SAFETY: `key` is live, and read as a slice only once known to be one;
     // a slice's fields are live objects.
     unsafe {
@@ -541,7 +553,7 @@ unsafe fn plain_slice(key: *mut ffi::PyObject, len: usize) -> Option<(usize, usi
         }
         let slice = &*key.cast::<ffi::PySliceObject>();
         if slice.step != ffi::Py_None() {
-            return None;
+            return strided_slice(slice, len);
         }
         let bound = |bound, default| match bound == ffi::Py_None() {
             true => Some(default),
@@ -549,7 +561,31 @@ unsafe fn plain_slice(key: *mut ffi::PyObject, len: usize) -> Option<(usize, usi
         };
         let start = clamp_bound(bound(slice.start, 0)?, len);
         let stop = clamp_bound(bound(slice.stop, len as isize)?, len);
-        Some((start, stop.saturating_sub(start)))
+        Some((start, 1, stop.saturating_sub(start)))
+    }
+}
+
+/// [`int_slice`] of a slice with a step, whose `None` bounds depend on it.
+///
+/// # Safety
+///
+/// `slice` is live.
+unsafe fn strided_slice(slice: &ffi::PySliceObject, len: usize) -> Option<(usize, isize, usize)> {
+    // SAFETY: the fields of a live slice are live objects. Unpacking ints
+    // and `None` runs no Python code; a step of 0 leaves an error to clear.
+    unsafe {
+        let int_or_none = |field| field == ffi::Py_None() || ffi::PyLong_CheckExact(field) != 0;
+        if !int_or_none(slice.start) || !int_or_none(slice.stop) || !int_or_none(slice.step) {
+            return None;
+        }
+        let (mut start, mut stop, mut step) = (0, 0, 0);
+        let key = std::ptr::from_ref(slice).cast_mut().cast();
+        if ffi::PySlice_Unpack(key, &mut start, &mut stop, &mut step) == -1 {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        let (start, count) = adjust((start, stop, step), len);
+        Some((start, step, count))
     }
 }
 

@@ -147,12 +147,13 @@ impl PyMmap {
         long: bool,
         work: impl FnOnce(View) -> R + Send,
     ) -> PyResult<R> {
+        if !long {
+            let map = self.map()?;
+            // SAFETY: the borrow, held during the work, keeps the map in place.
+            return Ok(work(unsafe { map.view() }));
+        }
         let pinned = self.pinned_view()?;
-        Ok(if long {
-            py.detach(|| work(pinned.view))
-        } else {
-            work(pinned.view)
-        })
+        Ok(py.detach(|| work(pinned.view)))
     }
 
     /// A view of the map that stays valid, the GIL held or not, until the
@@ -619,7 +620,8 @@ impl PyMmap {
         let length = length.map(convert::ssize)?;
         let length = length.map_or(slf.get().map()?.len(), convert::unsigned);
         let advise = |view: View| view.advise(option, convert::unsigned(start), length);
-        slf.get().with_view(slf.py(), true, advise)?.map_err(to_py)
+        let long = length >= DETACH_BYTES;
+        slf.get().with_view(slf.py(), long, advise)?.map_err(to_py)
     }
 
     #[pyo3(signature = (newsize, /))]

@@ -58,10 +58,17 @@ impl Threads {
     }
 
     /// Waits while another thread has reserved the map.
+    #[inline]
     pub(crate) fn wait_while_reserved(&self) -> PyResult<()> {
-        if !self.reserved_by_another() {
-            return Ok(());
+        match self.current().reserved_by.get() {
+            None => Ok(()), // Every call checks: kept short and inline.
+            Some(_) => self.wait_out_reservation(),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wait_out_reservation(&self) -> PyResult<()> {
         Python::attach(|py| wait_until(py, || !self.reserved_by_another()))
     }
 
