@@ -250,6 +250,25 @@ def test_small_methods_and_properties_match_stdlib(make_file):
     assert ours.seekable() is True
 
 
+@pytest.mark.parametrize("direction", [iter, reversed])
+def test_iteration_matches_stdlib_through_changes(make_file, direction):
+    ours, std = two_maps(make_file)
+    its = [direction(ours), direction(std)]
+    steps = [lambda it: next(it), lambda it: it.__next__(), lambda it: next(it, "end")]
+    for step in steps:
+        assert outcome(lambda: step(its[0])) == outcome(lambda: step(its[1]))
+    for m in (ours, std):
+        m.resize(5)
+    assert [list(it) for it in its[:1]] == [list(it) for it in its[1:]]
+    for m in (ours, std):
+        m.resize(len(DATA))  # an exhausted iterator stays exhausted
+    assert [next(it, "end") for it in its] == ["end", "end"]
+    its = [direction(ours), direction(std)]
+    ours.close()
+    std.close()
+    assert outcome(lambda: next(its[0])) == outcome(lambda: next(its[1]))
+
+
 def test_subclasses_assign_search_and_measure_the_same(make_file):
     class Sub(safemmap.mmap):
         pass

@@ -4,8 +4,8 @@
 //! more than one of CPython's own C methods: a thread-local count of
 //! attached calls (which a shared library reaches through `__tls_get_addr`),
 //! panic catching and result plumbing. For `m[i]`, `m[i] = v`, a short
-//! slice, `len(m)`, `tell()`, `read_byte()`, `readline()` or a short
-//! `find()` that is a tenth to a third of the call.
+//! slice, `len(m)`, `tell()`, `read_byte()`, `readline()`, a short `find()`
+//! or a step of `iter(m)` that is a tenth to a third of the call.
 //!
 //! So the type's slots and those methods point here instead. A fast path
 //! serves only the case that cannot fail: an open map that no operation
@@ -27,13 +27,14 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use crate::object::{absolute, adjust, clamp_bound, PyMmap, DETACH_BYTES};
+use crate::object::{absolute, adjust, clamp_bound, ByteIterator, PyMmap, DETACH_BYTES};
 
 /// PyO3's entry points, where declined calls go.
 struct Fallbacks {
     subscript: ffi::binaryfunc,
     assign: ffi::objobjargproc,
     length: ffi::lenfunc,
+    next_byte: ffi::iternextfunc,
     read_byte: Py<PyAny>,
     readline: Py<PyAny>,
     tell: Py<PyAny>,
@@ -51,9 +52,11 @@ static BYTE_VALUES: OnceLock<[Py<PyAny>; 256]> = OnceLock::new();
 /// wrappers of them that `m.__getitem__(k)` and the like call (and
 /// subclasses take their slots from), and its `read_byte`, `readline`,
 /// `tell`, `seekable`, `find` and `rfind` methods and `closed` property at
-/// the fast paths, keeping PyO3's versions as fallbacks.
-pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
+/// the fast paths, and the next-item slot of its byte iterator (`iterator`),
+/// keeping PyO3's versions as fallbacks.
+pub fn install(ty: &Bound<'_, PyType>, iterator: &Bound<'_, PyType>) -> PyResult<()> {
     let type_ptr = ty.as_type_ptr();
+    let iterator_ptr = iterator.as_type_ptr();
     // SAFETY: `mmap` is a heap type, so its slot tables live in its own
     // writable PyHeapTypeObject; PyO3 filled the slots `__getitem__`,
     // `__setitem__` and `__len__` stand for.
@@ -68,6 +71,8 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         subscript: mapping.mp_subscript.expect("mmap defines __getitem__"),
         assign: mapping.mp_ass_subscript.expect("mmap defines __setitem__"),
         length: mapping.mp_length.expect("mmap defines __len__"),
+        // SAFETY: a live type object.
+        next_byte: unsafe { (*iterator_ptr).tp_iternext }.expect("the iterator defines __next__"),
         read_byte: method("read_byte")?,
         readline: method("readline")?,
         tell: method("tell")?,
@@ -84,6 +89,7 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         ("__delitem__", fallbacks.assign as _, assign as _),
         ("__len__", fallbacks.length as _, length as _),
     ];
+    let next_original = fallbacks.next_byte as *mut c_void;
     if FALLBACKS.set(fallbacks).is_err() {
         return Ok(()); // Installed already.
     }
@@ -103,8 +109,14 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     }
     add_methods(ty)?;
     add_closed(ty)?;
-    // SAFETY: `type_ptr` is a live type whose dict and slots just changed.
-    unsafe { ffi::PyType_Modified(type_ptr) };
+    retarget_wrapper(iterator, "__next__", next_original, next_byte as _)?;
+    // SAFETY: live types; the iterator, a heap type, owns its slots. Both
+    // are told their dict and slots changed.
+    unsafe {
+        (*iterator_ptr).tp_iternext = Some(next_byte);
+        ffi::PyType_Modified(type_ptr);
+        ffi::PyType_Modified(iterator_ptr);
+    }
     Ok(())
 }
 
@@ -239,7 +251,12 @@ unsafe fn serve<R>(
 ) -> R {
     // SAFETY: passed on from the caller.
     let this = unsafe { instance(&slf) };
-    match catch_unwind(AssertUnwindSafe(|| fast(this))) {
+    attempt(|| fast(this), fallback)
+}
+
+/// Runs `fast`, and `fallback` if it declines or panics.
+fn attempt<R>(fast: impl FnOnce() -> Option<R>, fallback: impl FnOnce(&Fallbacks) -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(fast)) {
         Ok(Some(result)) => result,
         _ => decline(fallback),
     }
@@ -370,6 +387,29 @@ fn long_line(this: &PyMmap, count: usize) -> *mut ffi::PyObject {
     }
 }
 
+/// `next(it)` of an iterator over a map's bytes (or its reverse).
+unsafe extern "C" fn next_byte(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: called by the interpreter as the slot of the iterator type,
+    // attached. The end of the iteration is the full method's to report.
+    let iterator = unsafe {
+        Bound::ref_from_ptr(Python::assume_attached(), &slf)
+            .cast_unchecked::<ByteIterator>()
+            .get()
+    };
+    let fast = || {
+        // SAFETY: a fast path runs no Python code (see `serve`).
+        let map = unsafe { iterator.map().peek() }?;
+        let index = iterator.upcoming(map.len())?;
+        let byte = ok(map.byte_at(index))?;
+        // SAFETY: a one-byte source; CPython hands out its cached object.
+        let bytes = unsafe { ffi::PyBytes_FromStringAndSize((&raw const byte).cast(), 1) };
+        let bytes = new_object(bytes)?;
+        iterator.pass(index);
+        Some(bytes)
+    };
+    attempt(fast, |f| unsafe { (f.next_byte)(slf) })
+}
+
 /// `seekable()`: a map always is.
 unsafe extern "C" fn seekable(
     _slf: *mut ffi::PyObject,
@@ -488,7 +528,7 @@ unsafe extern "C" fn search<const REVERSE: bool>(
             scan.find(needle)
         })?;
         // SAFETY: plain C call; a failure leaves an error to clear.
-        new_int(unsafe { ffi::PyLong_FromSsize_t(found.map_or(-1, |i| i as isize)) })
+        new_object(unsafe { ffi::PyLong_FromSsize_t(found.map_or(-1, |i| i as isize)) })
     };
     let fallback = |fallbacks: &Fallbacks| {
         let keywords = match kwnames.is_null() {
@@ -617,14 +657,14 @@ unsafe fn new_ref(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
     obj
 }
 
-/// A new int from CPython, or `None` (no error left set) if it failed.
-fn new_int(int: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
-    if int.is_null() {
+/// A new object from CPython, or `None` (no error left set) if it failed.
+fn new_object(object: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
+    if object.is_null() {
         // SAFETY: plain C call.
         unsafe { ffi::PyErr_Clear() };
         return None;
     }
-    Some(int)
+    Some(object)
 }
 
 /// A new reference to the int object for a byte value.

@@ -35,7 +35,10 @@ fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<object::PyMmap>()?;
-    fast::install(&py.get_type::<object::PyMmap>())?;
+    fast::install(
+        &py.get_type::<object::PyMmap>(),
+        &py.get_type::<object::ByteIterator>(),
+    )?;
     module.add_function(wrap_pyfunction!(_install_fault_handler, module)?)?;
     module.add_function(wrap_pyfunction!(_set_default_workers, module)?)?;
     cpu::register(module)?;

@@ -14,6 +14,7 @@
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::io::{Seek, SeekFrom};
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::ffi;
@@ -695,20 +696,12 @@ impl PyMmap {
     }
 
     fn __iter__(slf: &Bound<'_, Self>) -> ByteIterator {
-        ByteIterator {
-            map: slf.clone().unbind(),
-            next: 0,
-            reverse: false,
-        }
+        ByteIterator::new(slf, 0, false)
     }
 
     fn __reversed__(slf: &Bound<'_, Self>) -> PyResult<ByteIterator> {
         let len = slf.get().map()?.len();
-        Ok(ByteIterator {
-            map: slf.clone().unbind(),
-            next: len,
-            reverse: true,
-        })
+        Ok(ByteIterator::new(slf, len, true))
     }
 
     /// `x in m` compares `x` with each byte as a 1-byte bytes object.
@@ -722,11 +715,7 @@ impl PyMmap {
             let found = slf.get().map()?.find(&needle, ..).map_err(to_py)?;
             return Ok(found.is_some());
         }
-        let mut bytes = ByteIterator {
-            map: slf.clone().unbind(),
-            next: 0,
-            reverse: false,
-        };
+        let bytes = ByteIterator::new(slf, 0, false);
         while let Some(byte) = bytes.__next__(slf.py())? {
             if byte.as_any().eq(item)? {
                 return Ok(true);
@@ -879,12 +868,50 @@ fn search(
 
 /// Iteration yields 1-byte bytes objects, as CPython's sequence protocol
 /// does, checking the bounds against the current length at each step.
-#[pyclass(module = "mmap")]
+/// Frozen, like `mmap`, so that a step costs no atomic borrow flag.
+#[pyclass(module = "mmap", frozen)]
 pub struct ByteIterator {
     map: Py<PyMmap>,
-    /// The next index going forwards; one past it going backwards.
-    next: usize,
+    /// The next index going forwards; one past it going backwards. Only
+    /// touched with the GIL held: atomic only to be `Sync`, at no cost.
+    next: AtomicUsize,
     reverse: bool,
+}
+
+impl ByteIterator {
+    fn new(map: &Bound<'_, PyMmap>, next: usize, reverse: bool) -> Self {
+        ByteIterator {
+            map: map.clone().unbind(),
+            next: AtomicUsize::new(next),
+            reverse,
+        }
+    }
+
+    pub(crate) fn map(&self) -> &PyMmap {
+        self.map.get()
+    }
+
+    /// The index of the next byte in a map of `len` bytes, if any is left.
+    pub(crate) fn upcoming(&self, len: usize) -> Option<usize> {
+        let next = self.next.load(Ordering::Relaxed);
+        match self.reverse {
+            false => (next < len).then_some(next),
+            true => (next > 0 && next <= len).then(|| next - 1),
+        }
+    }
+
+    /// Ends the iteration for good, as CPython's sequence iterators end,
+    /// even if the map grows again.
+    fn finish(&self) {
+        let past_any = if self.reverse { 0 } else { usize::MAX };
+        self.next.store(past_any, Ordering::Relaxed);
+    }
+
+    /// Moves past `index`, which [`upcoming`](Self::upcoming) gave.
+    pub(crate) fn pass(&self, index: usize) {
+        let next = if self.reverse { index } else { index + 1 };
+        self.next.store(next, Ordering::Relaxed);
+    }
 }
 
 #[pymethods]
@@ -893,15 +920,14 @@ impl ByteIterator {
         slf
     }
 
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let map = self.map.get().map()?;
-        let index = match self.reverse {
-            false if self.next < map.len() => self.next,
-            true if self.next > 0 && self.next <= map.len() => self.next - 1,
-            _ => return Ok(None),
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let map = self.map().map()?;
+        let Some(index) = self.upcoming(map.len()) else {
+            self.finish();
+            return Ok(None);
         };
         let byte = map.byte_at(index).map_err(to_py)?;
-        self.next = if self.reverse { index } else { index + 1 };
+        self.pass(index);
         Ok(Some(PyBytes::new(py, &[byte])))
     }
 }
