@@ -1403,6 +1403,48 @@ def test_contains(m, needle, result):
     assert (needle in m) is result
 
 
+def sequence_api():
+    """PySequence_GetItem and PySequence_SetItem, which C code (bisect) calls:
+    they reach the type's own sequence item slots, not m[i]."""
+    import ctypes
+    get, set_ = ctypes.pythonapi.PySequence_GetItem, ctypes.pythonapi.PySequence_SetItem
+    get.argtypes, get.restype = [ctypes.py_object, ctypes.c_ssize_t], ctypes.py_object
+    set_.argtypes = [ctypes.py_object, ctypes.c_ssize_t, ctypes.py_object]
+    delete = ctypes.pythonapi.PySequence_DelItem
+    delete.argtypes = [ctypes.py_object, ctypes.c_ssize_t]
+    return get, set_, delete
+
+
+@pytest.mark.parametrize("access", [safemmap.ACCESS_WRITE, safemmap.ACCESS_READ])
+def test_the_c_sequence_protocol_gives_and_takes_one_byte_bytes(make_file, access):
+    import mmap as std_mmap
+    get, set_, delete = sequence_api()
+    maps = [module.mmap(make_file(DIGITS).fileno(), 0, access=access)
+            for module in (safemmap, std_mmap)]
+
+    def same(call):
+        outcomes = []
+        for m in maps:
+            try:
+                outcomes.append(("ok", call(m)))
+            except Exception as e:  # noqa: BLE001 - the exception is the outcome
+                outcomes.append((type(e), str(e)))
+        assert outcomes[0] == outcomes[1]
+        return outcomes[0]
+
+    for i in (0, 3, -1, -10, 9, 10, -11, 2**40):
+        same(lambda m: get(m, i))
+        for value in (b"A", b"", b"AB", 65, bytearray(b"A"), "A", None):
+            same(lambda m: set_(m, i, value))
+        same(lambda m: delete(m, i))
+    same(lambda m: m[:])
+    assert same(lambda m: __import__("bisect").bisect_left(m, b"5")) == ("ok", 5)
+    for m in maps:
+        m.close()
+    same(lambda m: get(m, 0))
+    same(lambda m: set_(m, 0, b"A"))
+
+
 def test_iteration_follows_the_current_length(m):
     it = iter(m)
     assert [next(it), next(it)] == [b"0", b"1"]

@@ -2,7 +2,7 @@
 //! later, over the fault-safe core crate. This crate only translates:
 //! arguments, errors and the buffer protocol (`object`, `convert`,
 //! `errors`), with short cuts past PyO3's wrappers for the hottest calls
-//! (`fast`).
+//! (`fast`) and the sequence item slots PyO3 cannot express (`sequence`).
 
 // The object's state lives in cells that the GIL guards (`object::Shared`).
 #[cfg(Py_GIL_DISABLED)]
@@ -13,6 +13,7 @@ mod cpu;
 mod errors;
 mod fast;
 mod object;
+mod sequence;
 mod threads;
 
 use pyo3::prelude::*;
@@ -39,6 +40,7 @@ fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
         &py.get_type::<object::PyMmap>(),
         &py.get_type::<object::ByteIterator>(),
     )?;
+    sequence::install(&py.get_type::<object::PyMmap>());
     module.add_function(wrap_pyfunction!(_install_fault_handler, module)?)?;
     module.add_function(wrap_pyfunction!(_set_default_workers, module)?)?;
     cpu::register(module)?;

@@ -76,7 +76,7 @@ impl PyMmap {
     }
 
     /// The open map, or the closed-check error.
-    fn map(&self) -> PyResult<Ref<'_, Mmap>> {
+    pub(crate) fn map(&self) -> PyResult<Ref<'_, Mmap>> {
         self.shared.threads.wait_while_reserved()?;
         self.open_map().ok_or_else(|| self.unavailable())
     }
