@@ -249,6 +249,23 @@ def rfind_window_loop(m, starts):
         rfind(b"e ", a, a + 256)
 
 
+def find_onward_loop(m, starts):
+    """find from a position to the end of the map: a match a few bytes on."""
+    find = m.find
+    for a in starts:
+        find(b"e ", a)
+
+
+def strided16_loop(m, starts):
+    for a in starts:
+        m[a:a + 32:2]
+
+
+def iterate_loop(m, n):
+    for _ in zip(range(n), iter(m)):
+        pass
+
+
 def readline_loop(m, n):
     m.seek(0)
     readline = m.readline
@@ -391,6 +408,9 @@ def build_ops(info: FileInfo, calls: int, sm_map, seed: int = 7) -> list:
            scratch=True),
         Op("find(2 B) in 256 B windows, hot", find_window_loop, hot_starts, calls),
         Op("rfind(2 B) in 256 B windows, hot", rfind_window_loop, hot_starts, calls),
+        Op("find(2 B) from a position to the end, hot", find_onward_loop, hot_starts, calls),
+        Op("m[a:a+32:2], hot", strided16_loop, hot_starts, calls),
+        Op("iter(m), per byte", iterate_loop, min(calls, size), min(calls, size)),
         Op(f"readline(), first {prefix_mib:g} MiB, per line", readline_loop,
            info.prefix_lines, info.prefix_lines, check=True),
         Op(f"readline() loop, whole file ({info.lines:,} lines)", readline_loop,

@@ -123,6 +123,7 @@ os.pwrite(fd, b"needle", at)
 ours, std = safemmap.mmap(fd, 0), std_mmap.mmap(fd, 0)
 os.ftruncate(fd, at + MIB)
 assert std.find(b"needle") == at
+assert ours.find(b"needle") == at
 for workers in (None, 1, 2):
     assert ours.find(b"needle", 0, len(ours), workers=workers) == at, workers
 """

@@ -32,14 +32,16 @@ def big(tmp_path_factory):
 
 
 @pytest.mark.parametrize("needle", [b"<straddling-16B>", b"\n", b"ab", b"aa", b"hgfedcba", b"zz", b""])
-@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+@pytest.mark.parametrize("workers", [None, 1, 2, 3, 8])
 def test_parallel_scans_match_serial_and_bytes(big, needle, workers):
     m, data = big
+    # No keyword at all: the fast entry point's own long search.
+    kw = {} if workers is None else {"workers": workers}
     for start, end in [(0, len(data)), (5 * MIB + 7, 19 * MIB - 3), (-9 * MIB, None)]:
         stop = len(data) if end is None else end
-        assert m.find(needle, start, stop, workers=workers) == data.find(needle, start, stop)
-        assert m.rfind(needle, start, stop, workers=workers) == data.rfind(needle, start, stop)
-        assert m.count(needle, start, end, workers=workers) == data.count(needle, start, end)
+        assert m.find(needle, start, stop, **kw) == data.find(needle, start, stop)
+        assert m.rfind(needle, start, stop, **kw) == data.rfind(needle, start, stop)
+        assert m.count(needle, start, end, **kw) == data.count(needle, start, end)
 
 
 @pytest.mark.parametrize(
@@ -147,9 +149,14 @@ def ticks_during(work, tick=lambda: None):
         sys.setswitchinterval(interval)
 
 
-def test_long_scans_let_other_threads_run(big):
+@pytest.mark.parametrize("scan", [
+    lambda m: m.count(b"\n", workers=1),
+    lambda m: m.find(b"absent needle", 0),  # the fast entry point's own
+    lambda m: m.rfind(b"absent needle", 0, len(m), workers=1),
+])
+def test_long_scans_let_other_threads_run(big, scan):
     m, _ = big
-    assert ticks_during(lambda: [m.count(b"\n", workers=1) for _ in range(20)]) > 20
+    assert ticks_during(lambda: [scan(m) for _ in range(20)]) > 20
 
 
 def test_long_slices_and_lines_let_other_threads_run():

@@ -410,6 +410,29 @@ unsafe extern "C" fn next_byte(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     attempt(fast, |f| unsafe { (f.next_byte)(slf) })
 }
 
+/// Searches a long range as the full method would once it has its
+/// arguments (the GIL let go of past the first MiB), rather than decline
+/// and have them converted again. Out of line, so that short searches need
+/// fewer registers saved.
+#[inline(never)]
+fn long_search(
+    this: &PyMmap,
+    range: std::ops::Range<usize>,
+    needle: &[u8],
+    reverse: bool,
+) -> *mut ffi::PyObject {
+    // SAFETY: fast paths run attached (see `serve`).
+    let py = unsafe { Python::assume_attached() };
+    match this.search_range(py, range, needle, None, reverse) {
+        // SAFETY: plain C call; NULL with an error set if it fails.
+        Ok(found) => unsafe { ffi::PyLong_FromSsize_t(found) },
+        Err(err) => {
+            err.restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
 /// `seekable()`: a map always is.
 unsafe extern "C" fn seekable(
     _slf: *mut ffi::PyObject,
@@ -519,7 +542,10 @@ unsafe extern "C" fn search<const REVERSE: bool>(
         let start = clamp_bound(bound(0).unwrap_or(Some(map.position() as isize))?, len);
         let end = clamp_bound(bound(1).unwrap_or(Some(len as isize))?, len);
         if end.saturating_sub(start) >= DETACH_BYTES {
-            return None; // The full method searches without the GIL.
+            // `map` is not used past here: the long search may run Python
+            // code. `needle`, exact bytes the caller holds, stays alive and
+            // unchanged while the GIL is let go of.
+            return Some(long_search(this, start..end, needle, REVERSE));
         }
         let scan = map.scan(start..end);
         let found = ok(if REVERSE {

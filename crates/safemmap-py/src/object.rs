@@ -157,6 +157,36 @@ impl PyMmap {
         Ok(py.detach(|| work(pinned.view)))
     }
 
+    /// find (rfind if `reverse`) of `needle` in `range`. The first (last)
+    /// MiB is searched with the GIL held, as CPython does: a match found
+    /// there costs no GIL hand-over, which, when other threads want it, can
+    /// take milliseconds. The rest without it.
+    pub(crate) fn search_range(
+        &self,
+        py: Python<'_>,
+        range: std::ops::Range<usize>,
+        needle: &[u8],
+        workers: Option<usize>,
+        reverse: bool,
+    ) -> PyResult<isize> {
+        let pinned = self.pinned_view()?;
+        let scan = scan(pinned.view, range, workers);
+        let begun = match reverse {
+            false => scan.find_near(needle, DETACH_BYTES),
+            true => scan.rfind_near(needle, DETACH_BYTES),
+        };
+        let found = match begun.map_err(to_py)? {
+            Begun::Done(found) => found,
+            Begun::Farther(rest) => py
+                .detach(|| match reverse {
+                    false => rest.find(needle),
+                    true => rest.rfind(needle),
+                })
+                .map_err(to_py)?,
+        };
+        Ok(found.map_or(-1, |i| i as isize))
+    }
+
     /// A view of the map that stays valid, the GIL held or not, until the
     /// guard is dropped: close and resize, the only operations that unmap
     /// or move the mapping, wait until then.
@@ -826,9 +856,6 @@ fn scan(view: View, range: std::ops::Range<usize>, workers: Option<usize>) -> Sc
 
 /// find (rfind if `reverse`): the needle, then start (default: the
 /// position) and end (default: the length), normalised like slice bounds.
-/// The first (last) MiB of the range is searched with the GIL held, as
-/// CPython does: a match found there costs no GIL hand-over, which, when
-/// other threads want it, can take milliseconds. The rest without it.
 fn search(
     slf: &Bound<'_, PyMmap>,
     sub: &Bound<'_, PyAny>,
@@ -847,23 +874,8 @@ fn search(
         let start = clamp_bound(start.unwrap_or(map.position() as isize), len);
         (start, clamp_bound(end.unwrap_or(len as isize), len))
     };
-    let pinned = slf.get().pinned_view()?;
-    let scan = scan(pinned.view, start..end, workers);
-    let begun = match reverse {
-        false => scan.find_near(&needle, DETACH_BYTES),
-        true => scan.rfind_near(&needle, DETACH_BYTES),
-    };
-    let found = match begun.map_err(to_py)? {
-        Begun::Done(found) => found,
-        Begun::Farther(rest) => slf
-            .py()
-            .detach(|| match reverse {
-                false => rest.find(&needle),
-                true => rest.rfind(&needle),
-            })
-            .map_err(to_py)?,
-    };
-    Ok(found.map_or(-1, |i| i as isize))
+    slf.get()
+        .search_range(slf.py(), start..end, &needle, workers, reverse)
 }
 
 /// Iteration yields 1-byte bytes objects, as CPython's sequence protocol
