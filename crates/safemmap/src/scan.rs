@@ -4,34 +4,31 @@
 //!
 //! ## Parallel scans
 //!
-//! A scan of `n` bytes with `w` workers cuts the range into `w` chunks (but
-//! none under [`MIN_CHUNK`]: below that, waking threads costs more than it
-//! saves) and searches them on a shared thread pool sized by
-//! [`available_cpu_count`](crate::cpu::available_cpu_count). Each chunk's
-//! window reaches `needle.len() - 1` bytes into the next one, so a match
-//! that straddles a border is found by the chunk it starts in, and only
-//! there. The results are exactly the serial scan's:
+//! A scan cuts its range into blocks of [`BLOCK`] bytes, which up to `w`
+//! workers take in order (from the end for `rfind`) on a shared thread pool
+//! sized by [`available_cpu_count`](crate::cpu::available_cpu_count); a
+//! range gets a thread per [`MIN_CHUNK`] at most (below that, waking
+//! threads costs more than it saves). Each block's window reaches
+//! `needle.len() - 1` bytes into the next one, so a match that straddles a
+//! border is found by the block it starts in, and only there. Taking
+//! blocks in turn keeps both workers busy to the end, however unevenly the
+//! machine runs them. The results are exactly the serial scan's:
 //!
-//! * `find` takes the first chunk's hit, `rfind` the last one's;
-//! * `count` adds up the chunks' counts when occurrences cannot overlap one
+//! * `find` and `rfind` take the first hit in block order, and start no
+//!   block past it: a match near the start costs a block or so of work per
+//!   worker, never the scan of a far part of the range (nor a fault there,
+//!   in a file cut short beyond the match). Their first block is searched
+//!   on the calling thread alone, so a match in it wakes no thread at all;
+//! * `count` adds up the blocks' counts when occurrences cannot overlap one
 //!   another (one byte, or a needle with no border, like `"\r\n"`); for a
 //!   needle like `"aa"`, where greedy non-overlapping counting depends on
-//!   where the previous match ended, the scan stays serial.
-//!
-//! `find` and `rfind` stop at the first match, so they search in rounds
-//! from the end they start at: the first quarter MiB serially, then four
-//! times more at each round, a large round split across the workers. A
-//! match close to the start costs what a serial search costs, and never
-//! the scan of a chunk far from it; a search of the whole range costs a
-//! few serial rounds (some MiB) more than splitting it at once would.
+//!   where the previous match ended, the scan is one serial pass.
 
 use std::io;
 use std::marker::PhantomData;
 use std::ops::{Bound, Range, RangeBounds};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-
-use rayon::prelude::*;
 
 use crate::door::Mapped;
 use crate::error::Error;
@@ -41,8 +38,9 @@ use crate::sys;
 /// The smallest piece of a scan worth a thread of its own.
 pub const MIN_CHUNK: usize = 4 << 20;
 
-/// The first round of find and rfind: a quarter of a MiB (some microseconds).
-const FIRST_ROUND: usize = 256 << 10;
+/// The piece of a scan a worker takes at a time: some tens of microseconds
+/// of work, against well under one to hand it out.
+pub const BLOCK: usize = 1 << 20;
 
 /// The workers a scan uses unless told otherwise; 0 until first needed.
 static DEFAULT_WORKERS: AtomicUsize = AtomicUsize::new(0);
@@ -254,33 +252,68 @@ impl<'a> Scan<'a> {
     /// that search the near part differently from the rest (the Python
     /// bindings hold the GIL for it, and let go of it for the rest).
     pub fn find_near(&self, needle: &[u8], near: usize) -> io::Result<Begun<'a>> {
-        self.round(needle, near, false)
+        self.search_near(needle, near, false)
     }
 
     /// [`rfind`](Self::rfind) over the matches that start at the last
     /// `near` places one can start at: see [`find_near`](Self::find_near).
     pub fn rfind_near(&self, needle: &[u8], near: usize) -> io::Result<Begun<'a>> {
-        self.round(needle, near, true)
+        self.search_near(needle, near, true)
     }
 
-    /// find (rfind if `reverse`) in rounds that grow from the end it starts
-    /// at, each of them split across the workers when large: a match near
-    /// that end is found without scanning chunks far from it.
+    /// How many non-overlapping occurrences of `needle` lie in the range,
+    /// counted from its start as `bytes.count` counts them (an empty needle:
+    /// one more than the range's length).
+    pub fn count(&self, needle: &[u8]) -> io::Result<usize> {
+        let Some(range) = self.range.clone() else {
+            return Ok(0);
+        };
+        if needle.is_empty() {
+            return Ok(range.len() + 1);
+        }
+        if has_border(needle) {
+            return self.view.mem().count(range, needle);
+        }
+        let counts = self.per_block(range, needle.len(), false, Result::is_err, |mem, window| {
+            mem.count(window, needle)
+        });
+        counts.into_iter().sum()
+    }
+
+    /// find (rfind if `reverse`): the first block alone, then the rest.
     fn search(&self, needle: &[u8], reverse: bool) -> io::Result<Option<usize>> {
-        let mut scan = self.clone();
-        let mut near = FIRST_ROUND;
-        loop {
-            match scan.round(needle, near, reverse)? {
-                Begun::Done(found) => return Ok(found),
-                Begun::Farther(rest) => scan = rest,
-            }
-            near = near.saturating_mul(4);
+        match self.search_near(needle, BLOCK, reverse)? {
+            Begun::Done(found) => Ok(found),
+            Begun::Farther(rest) => rest.search_blocks(needle, reverse),
         }
     }
 
-    /// One round of [`search`](Self::search): the matches that start in
-    /// the first (last, if `reverse`) `near` bytes of the range.
-    fn round(&self, needle: &[u8], near: usize, reverse: bool) -> io::Result<Begun<'a>> {
+    /// The rest of [`search`](Self::search), in blocks. Out of line, so
+    /// that a short search stays small.
+    #[inline(never)]
+    fn search_blocks(&self, needle: &[u8], reverse: bool) -> io::Result<Option<usize>> {
+        let Some(range) = self.range.clone() else {
+            return Ok(None);
+        };
+        let hit = |found: &io::Result<Option<usize>>| !matches!(found, Ok(None));
+        let hits = match reverse {
+            false => self.per_block(range, needle.len(), false, hit, |mem, window| {
+                mem.find(window, needle)
+            }),
+            true => self.per_block(range, needle.len(), true, hit, |mem, window| {
+                mem.rfind(window, needle)
+            }),
+        };
+        hits.into_iter()
+            .flat_map(Result::transpose)
+            .next()
+            .transpose()
+    }
+
+    /// The matches that start in the first (last, if `reverse`) `near`
+    /// places of the range, searched on this thread: the answer, or the
+    /// scan of the rest.
+    fn search_near(&self, needle: &[u8], near: usize, reverse: bool) -> io::Result<Begun<'a>> {
         let Some(range) = self.range.clone() else {
             return Ok(Begun::Done(None));
         };
@@ -304,22 +337,12 @@ impl<'a> Scan<'a> {
             }
             _ => (range, 0..0),
         };
-        let whole = rest.is_empty();
+        let mem = self.view.mem();
         let found = match reverse {
-            false => {
-                let first = |hits: Chunks<Option<usize>>| {
-                    hits.flat_map(Result::transpose).next().transpose()
-                };
-                self.per_chunk(window, needle, |mem, part| mem.find(part, needle), first)?
-            }
-            true => {
-                let last = |hits: Chunks<Option<usize>>| {
-                    hits.flat_map(Result::transpose).next_back().transpose()
-                };
-                self.per_chunk(window, needle, |mem, part| mem.rfind(part, needle), last)?
-            }
+            false => mem.find(window, needle)?,
+            true => mem.rfind(window, needle)?,
         };
-        if found.is_some() || whole {
+        if found.is_some() || rest.is_empty() {
             return Ok(Begun::Done(found));
         }
         let mut rest_scan = self.clone();
@@ -327,66 +350,64 @@ impl<'a> Scan<'a> {
         Ok(Begun::Farther(rest_scan))
     }
 
-    /// How many non-overlapping occurrences of `needle` lie in the range,
-    /// counted from its start as `bytes.count` counts them (an empty needle:
-    /// one more than the range's length).
-    pub fn count(&self, needle: &[u8]) -> io::Result<usize> {
-        let Some(range) = self.range.clone() else {
-            return Ok(0);
-        };
-        if needle.is_empty() {
-            return Ok(range.len() + 1);
-        }
-        let scan = if has_border(needle) {
-            self.clone().workers(1)
-        } else {
-            self.clone()
-        };
-        let total = |counts: Chunks<usize>| counts.sum();
-        scan.per_chunk(
-            range,
-            needle,
-            |mem, window| mem.count(window, needle),
-            total,
-        )
-    }
-
-    /// Runs `search` over the whole range, or over each chunk's window in
-    /// parallel when there are several and then `combine`s their results,
-    /// in chunk order. A chunk's error counts only if a serial scan would
-    /// have met it: find ignores those of chunks after the first hit (a
-    /// fault in a part of the file cut off beyond the match, say), rfind
-    /// those before the last.
-    fn per_chunk<R: Send>(
+    /// Runs `search` over the blocks of `range` (see the module docs), in
+    /// order, from the end if `reverse`. A block whose result `ends` the
+    /// scan (a find's hit, an error) is the last one started. The results
+    /// in block order, up to that block.
+    fn per_block<R: Send + Sync>(
         &self,
         range: Range<usize>,
-        needle: &[u8],
+        needle_len: usize,
+        reverse: bool,
+        ends: impl Fn(&io::Result<R>) -> bool + Sync,
         search: impl Fn(Mapped<'_>, Range<usize>) -> io::Result<R> + Sync,
-        combine: impl FnOnce(Chunks<R>) -> io::Result<R>,
-    ) -> io::Result<R> {
-        let most = range.len() / MIN_CHUNK;
-        let chunks = match most {
-            0 | 1 => 1,
-            _ => self.workers.unwrap_or_else(default_workers).min(most),
+    ) -> Vec<io::Result<R>> {
+        let blocks = range.len().div_ceil(BLOCK);
+        let window = |order: usize| {
+            let i = if reverse { blocks - 1 - order } else { order };
+            let start = range.start + i * BLOCK;
+            start..(start + BLOCK + needle_len - 1).min(range.end)
         };
+        let next = AtomicUsize::new(0);
+        let ended = AtomicUsize::new(usize::MAX);
+        let results: Vec<OnceLock<io::Result<R>>> = (0..blocks).map(|_| OnceLock::new()).collect();
         let view = self.view;
-        if chunks == 1 {
-            return search(view.mem(), range);
-        }
-        let step = range.len().div_ceil(chunks);
-        let windows: Vec<Range<usize>> = (0..chunks)
-            .map(|i| {
-                let start = range.start + i * step;
-                let starts_end = (start + step).min(range.end);
-                start..(starts_end + needle.len() - 1).min(range.end)
-            })
-            .collect();
-        let search = |window| search(view.mem(), window);
-        let results: Vec<io::Result<R>> = match pool() {
-            Some(pool) => pool.install(|| windows.into_par_iter().map(search).collect()),
-            None => windows.into_iter().map(search).collect(),
+        let work = || loop {
+            // Blocks go out in order; none past one that ended the scan.
+            let order = next.fetch_add(1, Ordering::Relaxed);
+            if order >= blocks || order > ended.load(Ordering::Relaxed) {
+                return;
+            }
+            let result = search(view.mem(), window(order));
+            if ends(&result) {
+                ended.fetch_min(order, Ordering::Relaxed);
+            }
+            let _ = results[order].set(result);
         };
-        combine(results.into_iter())
+        let threads = self
+            .workers
+            .unwrap_or_else(default_workers)
+            .min(range.len() / MIN_CHUNK);
+        match pool() {
+            Some(pool) if threads > 1 => pool.scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|_| work());
+                }
+            }),
+            _ => work(),
+        }
+        // Every block up to the one that ended the scan was searched: a
+        // worker skips a block only once an earlier one has ended it.
+        let searched = ended.into_inner().saturating_add(1).min(blocks);
+        results
+            .into_iter()
+            .take(searched)
+            .map(|result| {
+                result
+                    .into_inner()
+                    .expect("a block before the end unsearched")
+            })
+            .collect()
     }
 }
 
@@ -398,9 +419,6 @@ pub enum Begun<'a> {
     /// Nothing near the start: the rest of the search to run.
     Farther(Scan<'a>),
 }
-
-/// The results of a parallel scan's chunks, in order.
-type Chunks<R> = std::vec::IntoIter<io::Result<R>>;
 
 /// Whether some proper prefix of `needle` is also its suffix, so that two
 /// occurrences can overlap (the last value of the KMP failure function).
@@ -422,7 +440,7 @@ fn has_border(needle: &[u8]) -> bool {
 /// The threads parallel scans run on, one per available CPU; `None` in a
 /// child forked after they started (its copy of the pool has no threads:
 /// waiting for it would hang) or if they could not be started (a limit on
-/// threads), where scans run their chunks in turn.
+/// threads), where scans run their blocks in turn.
 fn pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<(u32, Option<rayon::ThreadPool>)> = OnceLock::new();
     let (owner, pool) = POOL.get_or_init(|| {

@@ -183,30 +183,18 @@ fn rfind_finds_needles_across_its_window_borders() {
     }
 }
 
-/// find and rfind search in rounds growing from the end they start at (a
-/// quarter MiB, then four times more each round, the 16 MiB round split
-/// across workers): a needle at every offset across the round borders, and
-/// across the border of that round's two chunks, is found from both ends.
+/// find and rfind search their first MiB alone, then the rest in blocks of
+/// 1 MiB (counted from the rest's start) that the workers take in turn: a
+/// needle at every offset across those borders, at both ends and in the
+/// middle of a range with a partial last block, is found from both ends.
 #[test]
-fn finds_needles_across_the_borders_of_its_rounds() {
-    const FIRST_ROUND: usize = 256 << 10;
+fn finds_needles_across_the_borders_of_its_blocks() {
+    const MIB: usize = 1 << 20;
     let needle = b"0123456789abcdef";
-    let len = 24 << 20;
+    let len = 24 * MIB + 123;
     let mut map = Mmap::anonymous(len).unwrap();
-    let rounds = [FIRST_ROUND, FIRST_ROUND * 4, FIRST_ROUND * 16];
-    let ends: Vec<usize> = rounds
-        .iter()
-        .scan(0, |end, round| {
-            *end += round;
-            Some(*end)
-        })
-        .collect();
-    let parallel_middle = ends[2] + FIRST_ROUND * 64 / 2;
-    let forward = ends.iter().copied().chain([parallel_middle]);
-    // A match starting at `len - border` is the mirror image of one ending
-    // at `border` from the start.
-    let backward = forward.clone().map(|border| len - border);
-    for border in forward.chain(backward) {
+    let borders = [MIB, 2 * MIB, 12 * MIB, 23 * MIB, 24 * MIB, len - MIB];
+    for border in borders {
         for at in border - needle.len()..=border + 1 {
             map.write_at(at, needle).unwrap();
             for workers in [1, 2] {
@@ -221,6 +209,7 @@ fn finds_needles_across_the_borders_of_its_rounds() {
                     Some(at),
                     "rfind, {workers} workers"
                 );
+                assert_eq!(scan.count(needle).unwrap(), 1, "count, {workers} workers");
             }
             map.write_at(at, &[0; 16]).unwrap();
         }
@@ -329,6 +318,28 @@ fn resize_sets_the_file_length_to_offset_plus_size() {
     map.resize(9000).unwrap();
     assert_eq!(map.byte_at(8999).unwrap(), 0);
     assert_eq!(map.file_size().unwrap(), 9000);
+}
+
+/// Advice for part of a map splits it in the kernel's eyes, and Linux's
+/// mremap then refuses to move it (EFAULT: CPython's resize fails there):
+/// the resize makes a new mapping instead.
+#[test]
+#[cfg(unix)] // advice
+fn resize_grows_a_map_split_by_advice_on_part_of_it() {
+    let page = safemmap::page_size();
+    let (_, random) = *safemmap::raw::CONSTANTS
+        .iter()
+        .find(|(name, _)| *name == "MADV_RANDOM")
+        .unwrap();
+    let file = file_with(&vec![7; page + 1]);
+    let mut map = Mmap::map(&file).unwrap();
+    map.advise(random as i32, 0, 1).unwrap();
+    map.resize(2 * page + 1).unwrap();
+    map.write_at(2 * page, b"!").unwrap();
+    assert_eq!(map.len(), 2 * page + 1);
+    let bytes = file_bytes(&file);
+    assert_eq!(bytes.len(), 2 * page + 1);
+    assert!(bytes[..=page].iter().all(|&b| b == 7) && bytes[2 * page] == b'!');
 }
 
 #[test]
