@@ -257,9 +257,11 @@ class MmapPair(RuleBasedStateMachine):
         args = data.draw(optional_args(point, point))
         self.check(lambda m: m.flush(*args))
 
+    # Not MADV_RANDOM or MADV_SEQUENTIAL: advice that changes how part of
+    # the map is read splits it, and a later growth fails in CPython (EFAULT)
+    # where safemmap succeeds, a documented deviation.
     @rule(data=st.data(), option=st.sampled_from(
-        [std_mmap.MADV_NORMAL, std_mmap.MADV_RANDOM, std_mmap.MADV_SEQUENTIAL,
-         std_mmap.MADV_WILLNEED]))
+        [std_mmap.MADV_NORMAL, std_mmap.MADV_WILLNEED, std_mmap.MADV_DONTNEED]))
     def madvise(self, data, option):
         start = st.one_of(st.sampled_from([0, 1, GRAN, -1, self.length]),
                           st.integers(-1, self.length + 1))

@@ -1110,6 +1110,21 @@ def test_resize_shared_anonymous_growth_refused(start, newsize):  # Q3
 
 
 @pytest.mark.deviation
+@pytest.mark.skipif(not hasattr(safemmap, "MADV_RANDOM"), reason="madvise")
+def test_resize_grows_a_map_that_advice_split(make_file):
+    """CPython's resize fails here with EFAULT (mremap refuses a mapping that
+    advice for part of it split), leaving the file grown."""
+    f = make_file(b"x" * (P + 1))
+    m = M(f.fileno(), 0)
+    m.madvise(safemmap.MADV_RANDOM, 0, 1)
+    m.resize(2 * P + 1)
+    m[2 * P] = ord("!")
+    assert len(m) == m.size() == 2 * P + 1
+    assert m[:P + 1] == b"x" * (P + 1) and m[2 * P] == ord("!")
+    m.close()
+
+
+@pytest.mark.deviation
 def test_resize_zero_leaves_the_file_alone(run_py):  # Q6, in a child: CPython dies here
     result = run_py("""
         import os, tempfile, safemmap as mmap

@@ -188,7 +188,10 @@ pub(crate) unsafe fn unmap(ptr: *mut u8, len: usize) {
 }
 
 /// Grows or shrinks a mapping in the kernel, possibly moving it. `Ok(None)`
-/// means this OS cannot, and the caller must emulate it.
+/// means the kernel cannot, and the caller must emulate it: this OS has no
+/// mremap, or the mapping is no longer one piece for it (`madvise` or
+/// `mprotect` of part of it split it, and mremap fails with EFAULT, as it
+/// does under CPython's resize).
 ///
 /// # Safety
 /// `ptr..ptr + old_len` is a whole live mapping; on `Ok(Some(_))` it is
@@ -202,10 +205,12 @@ pub(crate) unsafe fn remap(
     // SAFETY: the caller owns the mapping; MREMAP_MAYMOVE never overwrites
     // other mappings.
     let new = unsafe { libc::mremap(ptr.cast(), old_len, new_len, libc::MREMAP_MAYMOVE) };
-    if new == libc::MAP_FAILED {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(Some(new.cast()))
+    if new != libc::MAP_FAILED {
+        return Ok(Some(new.cast()));
+    }
+    match io::Error::last_os_error() {
+        split if split.raw_os_error() == Some(libc::EFAULT) => Ok(None),
+        error => Err(error),
     }
 }
 
