@@ -296,14 +296,16 @@ impl<'a> Scan<'a> {
             return Ok(None);
         };
         let hit = |found: &io::Result<Option<usize>>| !matches!(found, Ok(None));
-        let hits = match reverse {
-            false => self.per_block(range, needle.len(), false, hit, |mem, window| {
-                mem.find(window, needle)
-            }),
-            true => self.per_block(range, needle.len(), true, hit, |mem, window| {
-                mem.rfind(window, needle)
-            }),
-        };
+        let hits = self.per_block(
+            range,
+            needle.len(),
+            reverse,
+            hit,
+            |mem, window| match reverse {
+                false => mem.find(window, needle),
+                true => mem.rfind(window, needle),
+            },
+        );
         hits.into_iter()
             .flat_map(Result::transpose)
             .next()
