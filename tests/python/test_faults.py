@@ -64,6 +64,9 @@ READS = [
     "m.find(b'needle')",
     "m.rfind(b'x')",
     "m.find(b'y', PAGE)",
+    "m.find(b'xy', 2 * PAGE, 2 * PAGE + 100)",  # short ranges are searched in a copy
+    "m.rfind(b'xy', 2 * PAGE, 2 * PAGE + 100)",
+    "m.count(b'xy', 2 * PAGE, 2 * PAGE + 100)",
     "list(m)",
     "b'z' in m",
     "bytes(m)",

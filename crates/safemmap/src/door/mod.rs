@@ -10,7 +10,7 @@
 //!   only ever sees copies; the door reaches the mapping through raw
 //!   pointers. (The one exception, searching in place, lends a slice to
 //!   memchr's and bytecount's routines for the duration of one guarded call
-//!   inside this module.)
+//!   inside this module; short ranges are searched in a copy instead.)
 //! * **Fault protection.** Every access runs under [`guard`]: a fault comes
 //!   back as an `io::Error` carrying [`Fault`], and the map stays usable.
 //!
@@ -336,14 +336,27 @@ impl<'a> Mapped<'a> {
         Ok(self.scan(range, search)?.map(|i| start + i))
     }
 
-    /// Runs `scan` over the mapped bytes of `range`.
+    /// Runs `scan` over the mapped bytes of `range`: in place, inside a
+    /// guarded call, or, for a short range, over a copy the leaf routine
+    /// makes, which costs less than setting up the guarded call.
     fn scan<R: Copy>(
         &self,
         range: Range<usize>,
         scan: impl Fn(&[u8]) -> R + Copy,
     ) -> io::Result<R> {
+        const COPIED: usize = 512;
         self.check(&range);
         let (start, len) = (self.base.wrapping_add(range.start), range.len());
+        if len <= COPIED {
+            let mut copy = std::mem::MaybeUninit::<[u8; COPIED]>::uninit();
+            let copy = copy.as_mut_ptr().cast::<u8>();
+            // SAFETY: the range lies in the mapping (checked above) and the
+            // buffer holds `len` bytes, which the copy initialises.
+            unsafe {
+                self.read_raw(range.start, copy, len)?;
+                return Ok(scan(std::slice::from_raw_parts(copy, len)));
+            }
+        }
         self.guarded(move || {
             // SAFETY: the range lies in the live mapping (checked above).
             // The slice lives only inside this guarded call, is only read by
