@@ -11,6 +11,17 @@ use pyo3::types::PyBytes;
 
 use crate::errors::to_py;
 
+/// The object a raw C entry point (a slot, a method) was called on.
+///
+/// # Safety
+///
+/// The caller is attached, and `slf` a live instance of `T` (or of a
+/// subclass, which shares its layout).
+pub unsafe fn receiver<T: pyo3::PyClass>(slf: &*mut ffi::PyObject) -> &Bound<'_, T> {
+    // SAFETY: passed on from the caller.
+    unsafe { Bound::ref_from_ptr(Python::assume_attached(), slf).cast_unchecked::<T>() }
+}
+
 /// Reads the result of a C-API call that signals errors with -1.
 fn checked<T: PartialEq + From<i8>>(py: Python<'_>, value: T) -> PyResult<T> {
     if value == T::from(-1) {

@@ -1,10 +1,12 @@
 //! Errors in CPython's shapes: the exception type and message `mmap` uses.
 
 use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3::exceptions::{
     PyIndexError, PyOSError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
 };
+use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use safemmap::Error;
 
@@ -37,4 +39,16 @@ pub fn to_py(err: io::Error) -> PyErr {
         }),
         None => PyOSError::new_err(err.to_string()),
     }
+}
+
+/// For raw C entry points: the value of `body`, or `failed` with its error
+/// (or panic) raised, as CPython expects of a failed call.
+pub fn raising<T>(py: Python<'_>, failed: T, body: impl FnOnce() -> PyResult<T>) -> T {
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => return value,
+        Ok(Err(error)) => error,
+        Err(_) => PanicException::new_err("safemmap panicked"),
+    };
+    error.restore(py);
+    failed
 }

@@ -25,9 +25,11 @@ use std::sync::OnceLock;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PySlice, PyType};
 
-use crate::object::{absolute, adjust, clamp_bound, ByteIterator, PyMmap, DETACH_BYTES};
+use crate::convert;
+use crate::errors::raising;
+use crate::object::{absolute, adjust, clamp_bound, unpack, ByteIterator, PyMmap, DETACH_BYTES};
 
 /// PyO3's entry points, where declined calls go.
 struct Fallbacks {
@@ -270,11 +272,7 @@ fn attempt<R>(fast: impl FnOnce() -> Option<R>, fallback: impl FnOnce(&Fallbacks
 /// (or one of a subclass, which shares its layout).
 unsafe fn instance(slf: &*mut ffi::PyObject) -> &PyMmap {
     // SAFETY: passed on from the caller.
-    unsafe {
-        Bound::ref_from_ptr(Python::assume_attached(), slf)
-            .cast_unchecked::<PyMmap>()
-            .get()
-    }
+    unsafe { convert::receiver::<PyMmap>(slf) }.get()
 }
 
 /// Hands a call to PyO3's method. Kept out of line, so that the fast paths
@@ -375,27 +373,17 @@ unsafe extern "C" fn readline(
 fn long_line(this: &PyMmap, count: usize) -> *mut ffi::PyObject {
     // SAFETY: fast paths run attached (see `serve`).
     let py = unsafe { Python::assume_attached() };
-    let line = this
-        .map_mut()
-        .and_then(|map| this.read_advancing(py, map, count));
-    match line {
-        Ok(line) => line.into_ptr(),
-        Err(err) => {
-            err.restore(py);
-            std::ptr::null_mut()
-        }
-    }
+    raising(py, std::ptr::null_mut(), || {
+        let map = this.map_mut()?;
+        this.read_advancing(py, map, count).map(Bound::into_ptr)
+    })
 }
 
 /// `next(it)` of an iterator over a map's bytes (or its reverse).
 unsafe extern "C" fn next_byte(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: called by the interpreter as the slot of the iterator type,
     // attached. The end of the iteration is the full method's to report.
-    let iterator = unsafe {
-        Bound::ref_from_ptr(Python::assume_attached(), &slf)
-            .cast_unchecked::<ByteIterator>()
-            .get()
-    };
+    let iterator = unsafe { convert::receiver::<ByteIterator>(&slf) }.get();
     let fast = || {
         // SAFETY: a fast path runs no Python code (see `serve`).
         let map = unsafe { iterator.map().peek() }?;
@@ -423,14 +411,11 @@ fn long_search(
 ) -> *mut ffi::PyObject {
     // SAFETY: fast paths run attached (see `serve`).
     let py = unsafe { Python::assume_attached() };
-    match this.search_range(py, range, needle, None, reverse) {
+    raising(py, std::ptr::null_mut(), || {
+        let found = this.search_range(py, range, needle, None, reverse)?;
         // SAFETY: plain C call; NULL with an error set if it fails.
-        Ok(found) => unsafe { ffi::PyLong_FromSsize_t(found) },
-        Err(err) => {
-            err.restore(py);
-            std::ptr::null_mut()
-        }
-    }
+        Ok(unsafe { ffi::PyLong_FromSsize_t(found) })
+    })
 }
 
 /// `seekable()`: a map always is.
@@ -638,20 +623,17 @@ unsafe fn int_slice(key: *mut ffi::PyObject, len: usize) -> Option<(usize, isize
 /// `slice` is live.
 unsafe fn strided_slice(slice: &ffi::PySliceObject, len: usize) -> Option<(usize, isize, usize)> {
     // SAFETY: the fields of a live slice are live objects. Unpacking ints
-    // and `None` runs no Python code; a step of 0 leaves an error to clear.
+    // and `None` runs no Python code (a step of 0 is an error, dropped).
     unsafe {
         let int_or_none = |field| field == ffi::Py_None() || ffi::PyLong_CheckExact(field) != 0;
         if !int_or_none(slice.start) || !int_or_none(slice.stop) || !int_or_none(slice.step) {
             return None;
         }
-        let (mut start, mut stop, mut step) = (0, 0, 0);
         let key = std::ptr::from_ref(slice).cast_mut().cast();
-        if ffi::PySlice_Unpack(key, &mut start, &mut stop, &mut step) == -1 {
-            ffi::PyErr_Clear();
-            return None;
-        }
-        let (start, count) = adjust((start, stop, step), len);
-        Some((start, step, count))
+        let key = Bound::ref_from_ptr(Python::assume_attached(), &key).cast_unchecked::<PySlice>();
+        let parts = unpack(key).ok()?;
+        let (start, count) = adjust(parts, len);
+        Some((start, parts.2, count))
     }
 }
 

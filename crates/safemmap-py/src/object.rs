@@ -279,7 +279,7 @@ pub(crate) fn clamp_bound(bound: isize, len: usize) -> usize {
 }
 
 /// A slice's `(start, stop, step)`, converted with `__index__`.
-fn unpack(slice: &Bound<'_, PySlice>) -> PyResult<(isize, isize, isize)> {
+pub(crate) fn unpack(slice: &Bound<'_, PySlice>) -> PyResult<(isize, isize, isize)> {
     let (mut start, mut stop, mut step) = (0, 0, 0);
     // SAFETY: the slice is live and the out-pointers are valid.
     let ret = unsafe { ffi::PySlice_Unpack(slice.as_ptr(), &mut start, &mut stop, &mut step) };

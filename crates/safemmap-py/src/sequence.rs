@@ -7,16 +7,15 @@
 //! compared ints with bytes. These replace PyO3's.
 
 use std::os::raw::c_int;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::ffi;
-use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyType};
 use safemmap::Error;
 
-use crate::errors::to_py;
+use crate::convert;
+use crate::errors::{raising, to_py};
 use crate::object::PyMmap;
 
 /// Points `mmap`'s sequence item slots here.
@@ -70,8 +69,10 @@ fn offset(i: isize) -> usize {
 
 unsafe extern "C" fn item(slf: *mut ffi::PyObject, i: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     // SAFETY: called by the interpreter, attached, as the slot of `mmap`.
-    let (py, m) = unsafe { attached(&slf) };
-    raising(py, std::ptr::null_mut(), || get(m, i).map(Bound::into_ptr))
+    let m = unsafe { convert::receiver::<PyMmap>(&slf) };
+    raising(m.py(), std::ptr::null_mut(), || {
+        get(m, i).map(Bound::into_ptr)
+    })
 }
 
 unsafe extern "C" fn assign_item(
@@ -81,31 +82,7 @@ unsafe extern "C" fn assign_item(
 ) -> c_int {
     // SAFETY: called by the interpreter, attached, as the slot of `mmap`;
     // `value` is a live object or NULL (deletion).
-    let (py, m) = unsafe { attached(&slf) };
-    let value = (!value.is_null()).then(|| unsafe { Bound::ref_from_ptr(py, &value) });
-    raising(py, -1, || set(m, i, value).map(|()| 0))
-}
-
-/// The interpreter and the map behind `slf`.
-///
-/// # Safety
-///
-/// The caller is attached, and `slf` an `mmap` instance.
-unsafe fn attached(slf: &*mut ffi::PyObject) -> (Python<'_>, &Bound<'_, PyMmap>) {
-    // SAFETY: passed on from the caller.
-    unsafe {
-        let py = Python::assume_attached();
-        (py, Bound::ref_from_ptr(py, slf).cast_unchecked::<PyMmap>())
-    }
-}
-
-/// The value of `body`, or `failed` with its error (or panic) raised.
-fn raising<T>(py: Python<'_>, failed: T, body: impl FnOnce() -> PyResult<T>) -> T {
-    let error = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(value)) => return value,
-        Ok(Err(error)) => error,
-        Err(_) => PanicException::new_err("safemmap panicked in a sequence slot"),
-    };
-    error.restore(py);
-    failed
+    let m = unsafe { convert::receiver::<PyMmap>(&slf) };
+    let value = (!value.is_null()).then(|| unsafe { Bound::ref_from_ptr(m.py(), &value) });
+    raising(m.py(), -1, || set(m, i, value).map(|()| 0))
 }
