@@ -8,11 +8,14 @@ the result.  Tests marked ``deviation`` check where safemmap deliberately
 differs from CPython 3.13; they are skipped while safemmap is a stdlib stand-in.
 """
 import array
+import bisect
 import collections.abc
+import ctypes
 import errno
 import gc
 import inspect
 import io
+import mmap as std_mmap
 import os
 import pickle
 import platform
@@ -1421,7 +1424,6 @@ def test_contains(m, needle, result):
 def sequence_api():
     """PySequence_GetItem and PySequence_SetItem, which C code (bisect) calls:
     they reach the type's own sequence item slots, not m[i]."""
-    import ctypes
     get, set_ = ctypes.pythonapi.PySequence_GetItem, ctypes.pythonapi.PySequence_SetItem
     get.argtypes, get.restype = [ctypes.py_object, ctypes.c_ssize_t], ctypes.py_object
     set_.argtypes = [ctypes.py_object, ctypes.c_ssize_t, ctypes.py_object]
@@ -1432,7 +1434,6 @@ def sequence_api():
 
 @pytest.mark.parametrize("access", [safemmap.ACCESS_WRITE, safemmap.ACCESS_READ])
 def test_the_c_sequence_protocol_gives_and_takes_one_byte_bytes(make_file, access):
-    import mmap as std_mmap
     get, set_, delete = sequence_api()
     maps = [module.mmap(make_file(DIGITS).fileno(), 0, access=access)
             for module in (safemmap, std_mmap)]
@@ -1453,7 +1454,7 @@ def test_the_c_sequence_protocol_gives_and_takes_one_byte_bytes(make_file, acces
             same(lambda m: set_(m, i, value))
         same(lambda m: delete(m, i))
     same(lambda m: m[:])
-    assert same(lambda m: __import__("bisect").bisect_left(m, b"5")) == ("ok", 5)
+    assert same(lambda m: bisect.bisect_left(m, b"5")) == ("ok", 5)
     for m in maps:
         m.close()
     same(lambda m: get(m, 0))
