@@ -66,7 +66,7 @@ fn byte(c: &mut Criterion) {
 
 fn search(c: &mut Criterion) {
     let (_file, map) = mapped(16 << 20);
-    let needle = b"zyxwvutsrqponmlk"; // absent: every search scans the range
+    let needle: &[u8] = b"zyxwvutsrqponmlk"; // absent: every search scans the range
     let mut group = c.benchmark_group("find");
     for size in [256, 4 << 10, 1 << 20, 16 << 20] {
         group.throughput(Throughput::Bytes(size as u64));
@@ -79,10 +79,20 @@ fn search(c: &mut Criterion) {
             // SAFETY: the map is live, at least `size` bytes long, and
             // nothing writes to it during the benchmark.
             let hay = unsafe { std::slice::from_raw_parts(map.as_ptr(), size) };
-            b.iter(|| memchr::memmem::find(black_box(hay), black_box(needle)))
+            b.iter(|| plain_find(black_box(hay), black_box(needle)))
         });
     }
     group.finish();
+}
+
+/// memchr's one-shot search as a call, like the guarded side's: inlined
+/// into the benchmark loop, its searcher's construction was compiled
+/// together with the loop and ran some 150 fewer instructions per call
+/// (callgrind) than the same function called, which no caller of a search
+/// API gets; the ratio then measured inlining, not the guard.
+#[inline(never)]
+fn plain_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(hay, needle)
 }
 
 criterion_group!(benches, copy, byte, search);
