@@ -177,6 +177,25 @@ def test_faulthandler_enabled_before_or_after(when):
     assert_survives(code + "expect_fault(lambda: m[3 * PAGE])\nexpect_fault(lambda: m.find(b'q'))\n", *options)
 
 
+DISPLACED = TRUNCATED + """
+import signal
+signal.signal(signal.SIGBUS, signal.SIG_DFL)  # over safemmap's, as a library's might go
+{then}
+expect_fault(lambda: m[3 * PAGE])
+"""
+
+
+def test_a_map_of_a_file_puts_the_handler_back_on_top():
+    assert_survives(DISPLACED.replace("{then}", "mmap.mmap(fd, 0).close()"))
+
+
+def test_an_anonymous_map_leaves_the_handler_where_it_is():
+    # It installs the handler only if it never was, sparing two system
+    # calls (README, "Fault protection"): the SIG_DFL stays, and kills.
+    child = run_child(DISPLACED.replace("{then}", "mmap.mmap(-1, PAGE).close()"))
+    assert child.returncode == -signal.SIGBUS, (child.returncode, child.stderr)
+
+
 WILD_READ = """
 import ctypes
 import safemmap as mmap

@@ -73,8 +73,9 @@ pub use sys::{raw, AsFile};
 
 /// Installs safemmap's SIGBUS/SIGSEGV handler, or puts it back on top if
 /// another handler was installed after it (safemmap then chains to that one
-/// for every fault that is not its own). Every map construction does this;
-/// call it after installing a handler of your own while maps exist.
+/// for every fault that is not its own). Every construction of a file's map
+/// does this (an anonymous map's installs it only if it never was); call
+/// it after installing a handler of your own while maps exist.
 pub fn install_fault_handler() {
     sys::install_fault_handler();
 }

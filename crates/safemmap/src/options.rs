@@ -209,7 +209,16 @@ impl MmapOptions {
             _ => None,
         };
         let ptr = sys::map(len, prot, flags, file, self.offset)?;
-        sys::install_fault_handler();
+        if file == sys::NO_FILE {
+            // Its pages fault only on a hardware error: installed once
+            // will do, and saves two system calls, a sixth of the map's
+            // construction.
+            sys::ensure_fault_handler();
+        } else {
+            // A file can be cut short under the map: the handler goes back
+            // on top if another went over it.
+            sys::install_fault_handler();
+        }
         // SAFETY: `ptr..ptr + len` is the mapping just made, handed over whole.
         Ok(unsafe {
             Mmap::from_parts(

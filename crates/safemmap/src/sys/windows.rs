@@ -297,8 +297,12 @@ pub(crate) fn classify_fault(code: usize) -> (crate::FaultKind, i32) {
 }
 
 /// Installs the vectored exception handler, once. It runs before any
-/// structured handler, so nothing can sit on top of it.
-pub(crate) fn install_fault_handler() {
+/// structured handler, so nothing can sit on top of it: putting it back is
+/// never needed.
+pub(crate) use ensure_fault_handler as install_fault_handler;
+
+/// See [`install_fault_handler`].
+pub(crate) fn ensure_fault_handler() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         // SAFETY: the handler has the required signature and lives forever.

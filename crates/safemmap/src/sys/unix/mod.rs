@@ -5,7 +5,7 @@ mod cpu;
 mod signal;
 
 pub(crate) use cpu::{cgroup_root, online_cpus, process_affinity_cpus, thread_affinity_cpus};
-pub(crate) use signal::{install_fault_handler, thread_token};
+pub(crate) use signal::{ensure_fault_handler, install_fault_handler, thread_token};
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};

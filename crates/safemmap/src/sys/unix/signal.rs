@@ -22,6 +22,9 @@ static PREVIOUS: [AtomicPtr<libc::sigaction>; 2] = [
 static CHAINING: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
 /// Serialises installations; never taken by the handler.
 static INSTALL: Mutex<()> = Mutex::new(());
+/// Set once the handler was first installed (another may have gone over
+/// it since).
+static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// An identifier of the calling thread, readable in a signal handler.
 pub(crate) fn thread_token() -> usize {
@@ -61,6 +64,15 @@ pub(crate) fn install_fault_handler() {
             libc::sigemptyset(&mut ours.sa_mask);
             libc::sigaction(signal, &ours, ptr::null_mut());
         }
+    }
+    INSTALLED.store(true, Ordering::Release);
+}
+
+/// Installs the handler if it never was, without a system call once it
+/// was: for maps that do not need it back on top (see `sys`).
+pub(crate) fn ensure_fault_handler() {
+    if !INSTALLED.load(Ordering::Acquire) {
+        install_fault_handler();
     }
 }
 
