@@ -701,6 +701,25 @@ def test_audit_event(run_py):
         "[(-1, 10, 0, 0), ('FD', 0, 1, 0), ('FD', 5, 3, 0), (-1, 10, 2, 4096)]"
 
 
+def test_an_audit_hook_that_raises_stops_the_construction(run_py):
+    result = run_py("""
+        import sys, mmap, safemmap
+        def hook(name, args):
+            if name == "mmap.__new__" and args[1] == 7:
+                raise KeyError(args)
+        sys.addaudithook(hook)
+        for module in (mmap, safemmap):
+            try:
+                module.mmap(-1, 7)
+            except KeyError as e:
+                print(module.__name__, repr(e))
+            module.mmap(-1, 8).close()
+    """)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "mmap KeyError((-1, 7, 0, 0))", "safemmap KeyError((-1, 7, 0, 0))"]
+
+
 # == 3.1 read, readline, write, write_byte =================================================
 
 LINES = b"ab\ncd\n\nxyz"
