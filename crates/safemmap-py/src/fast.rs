@@ -4,8 +4,8 @@
 //! more than one of CPython's own C methods: a thread-local count of
 //! attached calls (which a shared library reaches through `__tls_get_addr`),
 //! panic catching and result plumbing. For `m[i]`, `m[i] = v`, a short
-//! slice, `len(m)`, `tell()`, `read_byte()`, `readline()`, a short `find()`
-//! or a step of `iter(m)` that is a tenth to a third of the call.
+//! slice, `len(m)`, `tell()`, `read_byte()`, `readline()`, a short `find()`,
+//! a step of `iter(m)` or `with m:` that is a tenth to a third of the call.
 //!
 //! So the type's slots and those methods point here instead. A fast path
 //! serves only the case that cannot fail: an open map that no operation
@@ -40,6 +40,7 @@ struct Fallbacks {
     read_byte: Py<PyAny>,
     readline: Py<PyAny>,
     tell: Py<PyAny>,
+    enter: Py<PyAny>,
     find: Py<PyAny>,
     rfind: Py<PyAny>,
 }
@@ -53,7 +54,8 @@ static BYTE_VALUES: OnceLock<[Py<PyAny>; 256]> = OnceLock::new();
 /// Points `mmap`'s subscript, item assignment and length slots, the
 /// wrappers of them that `m.__getitem__(k)` and the like call (and
 /// subclasses take their slots from), and its `read_byte`, `readline`,
-/// `tell`, `seekable`, `find` and `rfind` methods and `closed` property at
+/// `tell`, `seekable`, `__enter__`, `find` and `rfind` methods and `closed`
+/// property at
 /// the fast paths, and the next-item slot of its byte iterator (`iterator`),
 /// keeping PyO3's versions as fallbacks.
 pub fn install(ty: &Bound<'_, PyType>, iterator: &Bound<'_, PyType>) -> PyResult<()> {
@@ -78,6 +80,7 @@ pub fn install(ty: &Bound<'_, PyType>, iterator: &Bound<'_, PyType>) -> PyResult
         read_byte: method("read_byte")?,
         readline: method("readline")?,
         tell: method("tell")?,
+        enter: method("__enter__")?,
         find: method("find")?,
         rfind: method("rfind")?,
     };
@@ -167,6 +170,7 @@ fn add_methods(ty: &Bound<'_, PyType>) -> PyResult<()> {
         ),
         (c"readline", c"readline($self)\n--\n\n", no_args(readline)),
         (c"tell", c"tell($self)\n--\n\n", no_args(tell)),
+        (c"__enter__", c"__enter__($self)\n--\n\n", no_args(enter)),
         (c"seekable", c"seekable($self)\n--\n\n", no_args(seekable)),
         (
             c"find",
@@ -453,6 +457,20 @@ unsafe extern "C" fn tell(
         match instance(&slf).peek() {
             Some(map) => ffi::PyLong_FromSize_t(map.position()),
             None => decline(|f| call(&f.tell, slf)),
+        }
+    }
+}
+
+/// `__enter__()`: the map itself, if it is open.
+unsafe extern "C" fn enter(
+    slf: *mut ffi::PyObject,
+    _no_args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: as in `tell`.
+    unsafe {
+        match instance(&slf).peek() {
+            Some(_) => new_ref(slf),
+            None => decline(|f| call(&f.enter, slf)),
         }
     }
 }
