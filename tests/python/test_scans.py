@@ -296,6 +296,45 @@ def test_close_and_resize_get_their_turn_against_a_scanning_loop(tmp_path, finis
         f.close()
 
 
+def test_a_buffer_asked_for_while_close_waits_waits_too(tmp_path):
+    # A view lent meanwhile would make the close fail with BufferError.
+    f, m = resizable(tmp_path, 256 * MIB)
+    stop = threading.Event()
+    scanning = threading.Event()
+    closing = threading.Event()
+    outcomes = []
+
+    def scan_in_a_loop():
+        while not stop.is_set():
+            scanning.set()
+            try:
+                m.count(b"\n", workers=1)  # without the GIL, most of the time
+            except ValueError:  # closed
+                return
+
+    def close():
+        closing.set()
+        m.close()  # holds the GIL until it waits for the scan
+        outcomes.append("closed")
+
+    scanner = threading.Thread(target=scan_in_a_loop)
+    closer = threading.Thread(target=close)
+    scanner.start()
+    scanning.wait()
+    closer.start()
+    closing.wait()
+    try:
+        memoryview(m)
+    except ValueError as e:
+        outcomes.append(str(e))
+    finally:
+        closer.join()
+        stop.set()
+        scanner.join()
+        f.close()
+    assert sorted(outcomes) == ["closed", "mmap closed or invalid"]
+
+
 def test_close_waits_for_a_scan_in_another_thread(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"x" * (64 * MIB))

@@ -5,7 +5,8 @@
 //! attached calls (which a shared library reaches through `__tls_get_addr`),
 //! panic catching and result plumbing. For `m[i]`, `m[i] = v`, a short
 //! slice, `len(m)`, `tell()`, `read_byte()`, `readline()`, a short `find()`,
-//! a step of `iter(m)` or `with m:` that is a tenth to a third of the call.
+//! a step of `iter(m)`, `with m:` or a buffer request (`memoryview(m)`,
+//! `struct.unpack_from(fmt, m)`) that is a tenth to a third of the call.
 //!
 //! So the type's slots and those methods point here instead. A fast path
 //! serves only the case that cannot fail: an open map that no operation
@@ -36,6 +37,7 @@ struct Fallbacks {
     subscript: ffi::binaryfunc,
     assign: ffi::objobjargproc,
     length: ffi::lenfunc,
+    get_buffer: ffi::getbufferproc,
     next_byte: ffi::iternextfunc,
     read_byte: Py<PyAny>,
     readline: Py<PyAny>,
@@ -51,7 +53,7 @@ static FALLBACKS: OnceLock<Fallbacks> = OnceLock::new();
 /// to CPython's own cache.
 static BYTE_VALUES: OnceLock<[Py<PyAny>; 256]> = OnceLock::new();
 
-/// Points `mmap`'s subscript, item assignment and length slots, the
+/// Points `mmap`'s subscript, item assignment, length and buffer slots, the
 /// wrappers of them that `m.__getitem__(k)` and the like call (and
 /// subclasses take their slots from), and its `read_byte`, `readline`,
 /// `tell`, `seekable`, `__enter__`, `find` and `rfind` methods and `closed`
@@ -64,10 +66,11 @@ pub fn install(ty: &Bound<'_, PyType>, iterator: &Bound<'_, PyType>) -> PyResult
     // SAFETY: `mmap` is a heap type, so its slot tables live in its own
     // writable PyHeapTypeObject; PyO3 filled the slots `__getitem__`,
     // `__setitem__` and `__len__` stand for.
-    let (mapping, sequence) = unsafe {
+    let (mapping, sequence, buffer) = unsafe {
         (
             &mut *(*type_ptr).tp_as_mapping,
             &mut *(*type_ptr).tp_as_sequence,
+            &mut *(*type_ptr).tp_as_buffer,
         )
     };
     let method = |name| ty.getattr(name).map(Bound::unbind);
@@ -75,6 +78,7 @@ pub fn install(ty: &Bound<'_, PyType>, iterator: &Bound<'_, PyType>) -> PyResult
         subscript: mapping.mp_subscript.expect("mmap defines __getitem__"),
         assign: mapping.mp_ass_subscript.expect("mmap defines __setitem__"),
         length: mapping.mp_length.expect("mmap defines __len__"),
+        get_buffer: buffer.bf_getbuffer.expect("mmap defines __getbuffer__"),
         // SAFETY: a live type object.
         next_byte: unsafe { (*iterator_ptr).tp_iternext }.expect("the iterator defines __next__"),
         read_byte: method("read_byte")?,
@@ -93,6 +97,15 @@ pub fn install(ty: &Bound<'_, PyType>, iterator: &Bound<'_, PyType>) -> PyResult
         ("__setitem__", fallbacks.assign as _, assign as _),
         ("__delitem__", fallbacks.assign as _, assign as _),
         ("__len__", fallbacks.length as _, length as _),
+        // Python 3.12 and later only.
+        ("__buffer__", fallbacks.get_buffer as _, get_buffer as _),
+        (
+            "__release_buffer__",
+            buffer
+                .bf_releasebuffer
+                .expect("mmap defines __releasebuffer__") as _,
+            release_buffer as _,
+        ),
     ];
     let next_original = fallbacks.next_byte as *mut c_void;
     if FALLBACKS.set(fallbacks).is_err() {
@@ -109,8 +122,12 @@ pub fn install(ty: &Bound<'_, PyType>, iterator: &Bound<'_, PyType>) -> PyResult
     // PyO3 leaves it empty; CPython's mmap has it, so `PySequence_Size`
     // works and `len(m)` finds it first (before `mp_length`).
     sequence.sq_length = Some(length);
+    buffer.bf_getbuffer = Some(get_buffer);
+    buffer.bf_releasebuffer = Some(release_buffer);
     for (name, original, replacement) in originals {
-        retarget_wrapper(ty, name, original, replacement)?;
+        if ty.hasattr(name)? {
+            retarget_wrapper(ty, name, original, replacement)?;
+        }
     }
     add_methods(ty)?;
     add_closed(ty)?;
@@ -473,6 +490,37 @@ unsafe extern "C" fn enter(
             None => decline(|f| call(&f.enter, slf)),
         }
     }
+}
+
+/// `memoryview(m)` and every other request for the map's buffer.
+unsafe extern "C" fn get_buffer(
+    slf: *mut ffi::PyObject,
+    view: *mut ffi::Py_buffer,
+    flags: c_int,
+) -> c_int {
+    let fast = |this: &PyMmap| {
+        if this.reserved() {
+            return None; // The full method waits for the close or resize.
+        }
+        // SAFETY: a fast path runs no Python code (see `serve`).
+        let map = unsafe { this.peek_mut() }?;
+        // SAFETY: the interpreter hands `view` over to be filled.
+        if unsafe { this.export(slf, map, view, flags) } == 0 {
+            return Some(0);
+        }
+        // SAFETY: plain C call; the full method raises the error again.
+        unsafe { ffi::PyErr_Clear() };
+        None
+    };
+    // SAFETY: called by the interpreter as the slot of `mmap`.
+    unsafe { serve(slf, fast, |f| (f.get_buffer)(slf, view, flags)) }
+}
+
+/// The release of a view [`get_buffer`] (or the full method) lent: a
+/// count, cheaper than PyO3's wrapper around it.
+unsafe extern "C" fn release_buffer(slf: *mut ffi::PyObject, _view: *mut ffi::Py_buffer) {
+    // SAFETY: called by the interpreter as the slot of `mmap`.
+    unsafe { instance(&slf) }.release_export();
 }
 
 /// `len(m)`.

@@ -124,6 +124,49 @@ impl PyMmap {
         unsafe { &mut *self.shared.map.as_ptr() }.as_mut()
     }
 
+    /// Fills `view` with the whole of `map` for `obj` and counts the export:
+    /// 0, or -1 with CPython's error set (a writable view of a read-only map).
+    ///
+    /// # Safety
+    /// `view` is the caller's to fill; `obj` is this object, whose map `map` is.
+    pub(crate) unsafe fn export(
+        &self,
+        obj: *mut ffi::PyObject,
+        map: &mut Mmap,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> c_int {
+        let readonly = c_int::from(map.access() == Access::Read);
+        // SAFETY: passed on from the caller. The memory stays mapped and in
+        // place while the view lives: close and resize refuse to run while
+        // `exports` is non-zero.
+        let ret = unsafe {
+            ffi::PyBuffer_FillInfo(
+                view,
+                obj,
+                map.as_mut_ptr().cast(),
+                map.len() as isize,
+                readonly,
+                flags,
+            )
+        };
+        if ret == 0 {
+            self.shared.exports.set(self.shared.exports.get() + 1);
+        }
+        ret
+    }
+
+    /// Counts a view of the map released.
+    pub(crate) fn release_export(&self) {
+        self.shared.exports.set(self.shared.exports.get() - 1);
+    }
+
+    /// Whether a close or resize has reserved the map: the full methods
+    /// wait for it to end.
+    pub(crate) fn reserved(&self) -> bool {
+        self.shared.threads.reserved()
+    }
+
     /// The `closed` property: a map held by an operation is open.
     pub(crate) fn is_closed(&self) -> bool {
         self.shared.map.try_borrow().is_ok_and(|map| map.is_none())
@@ -796,29 +839,15 @@ impl PyMmap {
     ) -> PyResult<()> {
         let this = slf.get();
         let mut map = this.map_mut()?;
-        let readonly = c_int::from(map.access() == Access::Read);
-        // SAFETY: `view` is the caller's to fill; the memory stays mapped and
-        // in place while the view lives, because close and resize refuse to
-        // run while `exports` is non-zero.
-        let ret = unsafe {
-            ffi::PyBuffer_FillInfo(
-                view,
-                slf.as_ptr(),
-                map.as_mut_ptr().cast(),
-                map.len() as isize,
-                readonly,
-                flags,
-            )
-        };
-        if ret == -1 {
-            return Err(PyErr::fetch(slf.py()));
+        // SAFETY: passed on from the caller; `slf` is this object.
+        match unsafe { this.export(slf.as_ptr(), &mut map, view, flags) } {
+            0 => Ok(()),
+            _ => Err(PyErr::fetch(slf.py())),
         }
-        this.shared.exports.set(this.shared.exports.get() + 1);
-        Ok(())
     }
 
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
-        self.shared.exports.set(self.shared.exports.get() - 1);
+        self.release_export();
     }
 }
 

@@ -60,10 +60,17 @@ impl Threads {
     /// Waits while another thread has reserved the map.
     #[inline]
     pub(crate) fn wait_while_reserved(&self) -> PyResult<()> {
-        match self.current().reserved_by.get() {
-            None => Ok(()), // Every call checks: kept short and inline.
-            Some(_) => self.wait_out_reservation(),
+        match self.reserved() {
+            false => Ok(()), // Every call checks: kept short and inline.
+            true => self.wait_out_reservation(),
         }
+    }
+
+    /// Whether a close or resize has reserved the map, its own thread's
+    /// included.
+    #[inline]
+    pub(crate) fn reserved(&self) -> bool {
+        self.current().reserved_by.get().is_some()
     }
 
     #[cold]
