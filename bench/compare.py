@@ -37,6 +37,7 @@ import os
 import platform
 import random
 import re
+import struct
 import sys
 import tempfile
 import time
@@ -266,6 +267,19 @@ def iterate_loop(m, n):
         pass
 
 
+def unpack_loop(m, starts):
+    """A buffer request per call, as parsers of binary files make."""
+    unpack_from = struct.Struct("<I").unpack_from
+    for a in starts:
+        unpack_from(m, a)
+
+
+def construct_loop(m, n):
+    new = type(m)
+    for _ in range(n):
+        new(-1, 4096).close()
+
+
 def readline_loop(m, n):
     m.seek(0)
     readline = m.readline
@@ -411,6 +425,8 @@ def build_ops(info: FileInfo, calls: int, sm_map, seed: int = 7) -> list:
         Op("find(2 B) from a position to the end, hot", find_onward_loop, hot_starts, calls),
         Op("m[a:a+32:2], hot", strided16_loop, hot_starts, calls),
         Op("iter(m), per byte", iterate_loop, min(calls, size), min(calls, size)),
+        Op("struct.unpack_from('<I', m, a), hot", unpack_loop, hot_starts, calls),
+        Op("mmap(-1, 4096) + close()", construct_loop, calls // 20, calls // 20),
         Op(f"readline(), first {prefix_mib:g} MiB, per line", readline_loop,
            info.prefix_lines, info.prefix_lines, check=True),
         Op(f"readline() loop, whole file ({info.lines:,} lines)", readline_loop,
