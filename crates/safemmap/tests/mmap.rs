@@ -219,6 +219,57 @@ fn finds_needles_across_the_borders_of_its_blocks() {
     }
 }
 
+/// Long searches first look for the needle's rarest byte ('<' here): a
+/// match is found wherever it lies among lone rare bytes and partial
+/// needles, also where the rare byte lies too near a range's end for a
+/// match to fit, in ranges long enough (64 KiB+) for the skip.
+#[test]
+fn long_searches_skip_to_the_needles_rare_byte() {
+    let needle = b"ab<ab";
+    let len = 320 << 10;
+    let mut random = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |below: usize| {
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        random as usize % below
+    };
+    let mut bytes: Vec<u8> = (0..len).map(|_| b"ab"[next(2)]).collect();
+    for _ in 0..40 {
+        let piece: &[u8] = [&needle[..], b"<", b"ab<a", b"<ab", b"b<"][next(5)];
+        let at = next(len - piece.len());
+        bytes[at..at + piece.len()].copy_from_slice(piece);
+    }
+    let map = Mmap::map(&file_with(&bytes)).unwrap();
+    let matches: Vec<usize> = (0..=len - needle.len())
+        .filter(|&i| &bytes[i..i + needle.len()] == needle)
+        .collect();
+    let mut ranges = vec![0..len, len - (64 << 10)..len, 0..64 << 10];
+    ranges.extend((0..30).map(|_| {
+        let start = next(len - (64 << 10));
+        start..start + (64 << 10) + next(len - (64 << 10) - start)
+    }));
+    for range in ranges {
+        let inside = || {
+            matches
+                .iter()
+                .copied()
+                .filter(|&i| range.start <= i && i + needle.len() <= range.end)
+        };
+        let scan = map.scan(range.clone()).workers(1);
+        assert_eq!(
+            scan.find(needle).unwrap(),
+            inside().next(),
+            "find in {range:?}"
+        );
+        assert_eq!(
+            scan.rfind(needle).unwrap(),
+            inside().next_back(),
+            "rfind in {range:?}"
+        );
+    }
+}
+
 /// find_near and rfind_near answer for the matches that start in the near
 /// part, and hand back the rest of the search otherwise.
 #[test]

@@ -239,7 +239,14 @@ impl<'a> Mapped<'a> {
         }
         let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
-        self.locate(range, move |hay| finder.find(hay))
+        if range.len() < Rare::WORTH_IT {
+            return self.locate(range, move |hay| finder.find(hay));
+        }
+        let rare = Rare::of(needle);
+        self.locate(range, move |hay| {
+            let from = rare.first_start(hay)?;
+            finder.find(&hay[from..]).map(|i| from + i)
+        })
     }
 
     /// The last index of `needle` wholly inside `range`.
@@ -247,7 +254,8 @@ impl<'a> Mapped<'a> {
     /// memchr's reverse searcher has no SIMD prefilter, so it only searches
     /// the last `NEAR` bytes, where a match is found before a forward
     /// searcher would be built. The rest is searched forwards, window by
-    /// window from the end: the first window holding a match holds the last
+    /// window from the end, each only up to where its last match may start
+    /// (see [`Rare`]): the first window holding a match holds the last
     /// one. Consecutive windows (and the near part) overlap by
     /// `needle.len() - 1` bytes, so no match falls between them. A window of
     /// 1 MiB streams as fast as a forward scan (256 KiB ran 20% slower) and
@@ -268,12 +276,18 @@ impl<'a> Mapped<'a> {
         let rest = range.start..(near + needle.len() - 1).min(range.end);
         let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
+        let rare = Rare::of(needle);
         let window = WINDOW.max(2 * needle.len());
         self.locate(rest, move |hay| {
             let mut end = hay.len();
             loop {
                 let start = end.saturating_sub(window);
-                if let Some(last) = last_match(finder, &hay[start..end]) {
+                let part = &hay[start..end];
+                let reach = |last_start: usize| part.len().min(last_start + needle.len());
+                let found = rare
+                    .last_start(part)
+                    .and_then(|last_start| last_match(finder, &part[..reach(last_start)]));
+                if let Some(last) = found {
                     return Some(start + last);
                 }
                 if start == 0 {
@@ -364,6 +378,43 @@ impl<'a> Mapped<'a> {
             // seen by safe code outside the door.
             scan(unsafe { std::slice::from_raw_parts(start, len) })
         })
+    }
+}
+
+/// A needle's rarest byte, by memchr's ranking of bytes in common data,
+/// and its index in the needle. Long searches look for it first with
+/// memchr, which streams some 15-20% faster than the substring searcher:
+/// no match starts before its first occurrence (nor after its last), and a
+/// range without it holds none. Data full of that byte costs a short
+/// memchr more; data without it, as when searching text for a marker,
+/// is scanned at memchr's speed.
+#[derive(Clone, Copy)]
+struct Rare {
+    byte: u8,
+    at: usize,
+}
+
+impl Rare {
+    /// The shortest range worth the extra call.
+    const WORTH_IT: usize = 64 << 10;
+
+    fn of(needle: &[u8]) -> Rare {
+        let at = memchr::arch::all::packedpair::Pair::new(needle)
+            .map_or(0, |pair| usize::from(pair.index1()));
+        Rare {
+            byte: needle[at],
+            at,
+        }
+    }
+
+    /// Where the first match in `hay` may start, if one may.
+    fn first_start(self, hay: &[u8]) -> Option<usize> {
+        sys::memchr(self.byte, hay.get(self.at..)?)
+    }
+
+    /// Where the last match in `hay` may start, if one may.
+    fn last_start(self, hay: &[u8]) -> Option<usize> {
+        memchr::memrchr(self.byte, hay.get(self.at..)?)
     }
 }
 
