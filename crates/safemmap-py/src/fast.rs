@@ -57,15 +57,15 @@ static BYTE_VALUES: OnceLock<[Py<PyAny>; 256]> = OnceLock::new();
 /// wrappers of them that `m.__getitem__(k)` and the like call (and
 /// subclasses take their slots from), and its `read_byte`, `readline`,
 /// `tell`, `seekable`, `__enter__`, `find` and `rfind` methods and `closed`
-/// property at
-/// the fast paths, and the next-item slot of its byte iterator (`iterator`),
-/// keeping PyO3's versions as fallbacks.
+/// property at the fast paths, and the next-item slot of its byte iterator
+/// (`iterator`), keeping PyO3's versions as fallbacks.
 pub fn install(ty: &Bound<'_, PyType>, iterator: &Bound<'_, PyType>) -> PyResult<()> {
     let type_ptr = ty.as_type_ptr();
     let iterator_ptr = iterator.as_type_ptr();
     // SAFETY: `mmap` is a heap type, so its slot tables live in its own
     // writable PyHeapTypeObject; PyO3 filled the slots `__getitem__`,
-    // `__setitem__` and `__len__` stand for.
+    // `__setitem__`, `__len__`, `__getbuffer__` and `__releasebuffer__`
+    // stand for.
     let (mapping, sequence, buffer) = unsafe {
         (
             &mut *(*type_ptr).tp_as_mapping,
