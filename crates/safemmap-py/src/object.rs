@@ -711,9 +711,17 @@ impl PyMmap {
         ensure_open(slf)?;
         let offset = offset.map(convert::ssize)?.unwrap_or(0);
         let size = size.map(convert::ssize)?;
-        let size = size.map_or(slf.get().map()?.len(), convert::unsigned);
+        let (len, anonymous) = {
+            let map = slf.get().map()?;
+            (map.len(), map.is_anonymous())
+        };
+        let size = size.map_or(len, convert::unsigned);
         let flush = |view: View| view.flush_range(convert::unsigned(offset), size);
-        slf.get().with_view(slf.py(), true, flush)?.map_err(to_py)
+        // Writing a file's pages back may take long; an anonymous map has
+        // none to write, and keeps the GIL.
+        slf.get()
+            .with_view(slf.py(), !anonymous, flush)?
+            .map_err(to_py)
     }
 
     #[pyo3(signature = (option, start = Opt::missing(), length = Opt::missing(), /))]

@@ -143,6 +143,12 @@ impl Mmap {
         self.offset
     }
 
+    /// Whether the map is of anonymous memory, not of a file: its flush has
+    /// nothing to write back.
+    pub fn is_anonymous(&self) -> bool {
+        self.flags & sys::raw::MAP_ANONYMOUS != 0
+    }
+
     /// The start of the mapping, for handing it to code that accepts raw
     /// memory (a buffer protocol, say). Reads and writes through it are not
     /// fault-protected, and it dangles once the map is resized or dropped.

@@ -35,6 +35,7 @@ fn maps_the_whole_file_by_default_and_writes_through() {
     let mut map = Mmap::map(&file).unwrap();
     assert_eq!(map.len(), 10);
     assert_eq!(map.file_size().unwrap(), 10);
+    assert!(!map.is_anonymous() && Mmap::anonymous(10).unwrap().is_anonymous());
     map.write_at(2, b"ab").unwrap();
     map.set_byte(9, b'z').unwrap();
     map.flush().unwrap();

@@ -169,10 +169,6 @@ impl Mmap {
         Ok(file_end)
     }
 
-    fn is_anonymous(&self) -> bool {
-        self.flags & raw::MAP_ANONYMOUS != 0
-    }
-
     /// Resizes the file (if any) and the mapping in one go; on failure the
     /// file is put back as it was, as far as possible.
     fn resize_now(
