@@ -15,6 +15,7 @@ and GB/s (1 GB = 10**9 bytes).
 Examples:
     python bench/compare.py                     # 256 MiB file, 5 rounds
     python bench/compare.py --quick             # a few seconds, for CI
+    python bench/compare.py --every-method      # also every other method
     python bench/compare.py --markdown          # table for BENCHMARKS.md
     python bench/compare.py --file /tmp/bench.txt --json results.json
 
@@ -300,6 +301,44 @@ def call_method(m, spec):
     """Large single calls: spec = (method name, args, kwargs)."""
     name, args, kwargs = spec
     return getattr(m, name)(*args, **kwargs)
+
+
+def repeat_loop(m, spec):
+    """spec = (a function of the map, how many calls)."""
+    function, n = spec
+    for _ in range(n):
+        function(m)
+
+
+def every_method_ops(calls: int) -> list:
+    """--every-method: a row for each method and size the rows above leave
+    out, so that no slower one goes unnoticed."""
+    n = max(1, calls // 10)
+    data16, data4k = b"0123456789abcdef", b"w" * 4096
+    madvise = getattr(std_mmap, "MADV_NORMAL", None)
+    rows = [  # (name, function, needs a writable map)
+        ("m.__enter__()", lambda m: m.__enter__(), False),
+        ("m.closed", lambda m: m.closed, False),
+        ("m.seekable()", lambda m: m.seekable(), False),
+        ("m.size()", lambda m: m.size(), False),
+        ("seek(0) + read(16)", lambda m: (m.seek(0), m.read(16)), False),
+        ("seek(0) + read(4096)", lambda m: (m.seek(0), m.read(4096)), False),
+        ("m[:4096]", lambda m: m[:4096], False),
+        ("m[-1]", lambda m: m[-1], False),
+        ("find(2 B) in 64 KiB", lambda m: m.find(b"zq", 0, 65536), False),
+        ("memoryview(m).release()", lambda m: memoryview(m).release(), False),
+        ("seek(0) + write(16 B)", lambda m: (m.seek(0), m.write(data16)), True),
+        ("seek(0) + write(4 KiB)", lambda m: (m.seek(0), m.write(data4k)), True),
+        ("seek(0) + write_byte(1)", lambda m: (m.seek(0), m.write_byte(1)), True),
+        ("m[:4096] = 4 KiB", lambda m: m.__setitem__(slice(0, 4096), data4k), True),
+        ("move(0, 100, 16)", lambda m: m.move(0, 100, 16), True),
+        ("flush(0, 4096)", lambda m: m.flush(0, 4096), True),
+    ]
+    if madvise is not None:
+        rows.append(("madvise(MADV_NORMAL, 0, 4096)",
+                     lambda m: m.madvise(madvise, 0, 4096), True))
+    return [Op(f"[every method] {name}", repeat_loop, (function, n), n, scratch=writable)
+            for name, function, writable in rows]
 
 
 def count_via_copy(m, sub):
@@ -648,6 +687,8 @@ def parse_args(argv=None):
                    help="size of the prefix read by the short readline row (default 16; --quick: 1)")
     p.add_argument("--quick", action="store_true",
                    help="small file and few iterations: a smoke test in a few seconds")
+    p.add_argument("--every-method", action="store_true",
+                   help="also time every method and size the default rows leave out")
     p.add_argument("--filter", metavar="REGEX",
                    help="only run operations whose name matches REGEX")
     p.add_argument("--module", default="safemmap",
@@ -708,6 +749,8 @@ def main(argv=None) -> int:
                 except Exception:
                     pass
             ops = build_ops(info, args.calls, m_sm)
+            if args.every_method:
+                ops += every_method_ops(args.calls)
             if args.filter:
                 ops = [op for op in ops if re.search(args.filter, op.name)]
             if not hasattr(m_sm, "count"):

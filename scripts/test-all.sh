@@ -40,5 +40,5 @@ for version in "${SUPPORTED_PYTHONS[@]}"; do
     "$python" -m pytest tests/python -q -p no:cacheprovider
 done
 
-step "benchmark smoke test (bench/compare.py --quick)"
-.venvs/py3.13/bin/python bench/compare.py --quick
+step "benchmark smoke test (bench/compare.py --quick --every-method)"
+.venvs/py3.13/bin/python bench/compare.py --quick --every-method
