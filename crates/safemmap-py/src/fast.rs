@@ -27,6 +27,7 @@ use std::sync::OnceLock;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PySlice, PyType};
+use safemmap::Mmap;
 
 use crate::convert;
 use crate::errors::raising;
@@ -462,19 +463,38 @@ unsafe extern "C" fn closed(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *
     }
 }
 
+/// `fast(map)` for the open map behind `slf`, or else the PyO3 method
+/// `method` picks: for the methods whose fast path can neither fail nor
+/// panic, and so needs no [`serve`].
+///
+/// # Safety
+/// As for [`serve`]; `fast` runs no Python code.
+unsafe fn open_or(
+    slf: *mut ffi::PyObject,
+    method: impl FnOnce(&Fallbacks) -> &Py<PyAny>,
+    fast: impl FnOnce(&Mmap) -> *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: passed on from the caller.
+    match unsafe { instance(&slf).peek() } {
+        Some(map) => fast(map),
+        // SAFETY: as above.
+        None => decline(|f| unsafe { call(method(f), slf) }),
+    }
+}
+
 /// `tell()`.
 unsafe extern "C" fn tell(
     slf: *mut ffi::PyObject,
     _no_args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: called by the interpreter as a method of `mmap`; nothing here
-    // runs Python code or can panic. The int's MemoryError, if any, is the
-    // full method's too.
+    // SAFETY: called by the interpreter as a method of `mmap`; the int's
+    // MemoryError, if any, is the full method's too.
     unsafe {
-        match instance(&slf).peek() {
-            Some(map) => ffi::PyLong_FromSize_t(map.position()),
-            None => decline(|f| call(&f.tell, slf)),
-        }
+        open_or(
+            slf,
+            |f| &f.tell,
+            |map| ffi::PyLong_FromSize_t(map.position()),
+        )
     }
 }
 
@@ -483,13 +503,8 @@ unsafe extern "C" fn enter(
     slf: *mut ffi::PyObject,
     _no_args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: as in `tell`.
-    unsafe {
-        match instance(&slf).peek() {
-            Some(_) => new_ref(slf),
-            None => decline(|f| call(&f.enter, slf)),
-        }
-    }
+    // SAFETY: called by the interpreter as a method of `mmap`.
+    unsafe { open_or(slf, |f| &f.enter, |_| new_ref(slf)) }
 }
 
 /// `memoryview(m)` and every other request for the map's buffer.
