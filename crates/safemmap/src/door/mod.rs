@@ -239,12 +239,13 @@ impl<'a> Mapped<'a> {
         }
         let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
-        if range.len() < Rare::WORTH_IT {
-            return self.locate(range, move |hay| finder.find(hay));
-        }
-        let rare = Rare::of(needle);
+        let rare = Rare::for_range(needle, range.len());
         self.locate(range, move |hay| {
-            let from = line_start(hay, rare.first_start(hay)?);
+            // No match starts before the first rare byte.
+            let from = match rare {
+                Some(rare) => line_start(hay, rare.first_start(hay)?),
+                None => 0,
+            };
             finder.find(&hay[from..]).map(|i| from + i)
         })
     }
@@ -276,18 +277,19 @@ impl<'a> Mapped<'a> {
         let rest = range.start..(near + needle.len() - 1).min(range.end);
         let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
-        let rare = Rare::of(needle);
+        let rare = Rare::for_range(needle, rest.len());
         let window = WINDOW.max(2 * needle.len());
         self.locate(rest, move |hay| {
             let mut end = hay.len();
             loop {
                 let start = end.saturating_sub(window);
                 let part = &hay[start..end];
-                let reach = |last_start: usize| part.len().min(last_start + needle.len());
-                let found = rare
-                    .last_start(part)
-                    .and_then(|last_start| last_match(finder, &part[..reach(last_start)]));
-                if let Some(last) = found {
+                // No match starts after the last rare byte.
+                let reach = rare.map_or(part.len(), |rare| {
+                    rare.last_start(part)
+                        .map_or(0, |last| part.len().min(last + needle.len()))
+                });
+                if let Some(last) = last_match(finder, &part[..reach]) {
                     return Some(start + last);
                 }
                 if start == 0 {
@@ -395,16 +397,18 @@ struct Rare {
 }
 
 impl Rare {
-    /// The shortest range worth the extra call.
-    const WORTH_IT: usize = 64 << 10;
-
-    fn of(needle: &[u8]) -> Rare {
+    /// The rare byte of a needle of 2 bytes or more, for a range of `len`
+    /// bytes: `None` below 64 KiB, which are not worth the extra call.
+    fn for_range(needle: &[u8], len: usize) -> Option<Rare> {
+        if len < 64 << 10 {
+            return None;
+        }
         let at = memchr::arch::all::packedpair::Pair::new(needle)
             .map_or(0, |pair| usize::from(pair.index1()));
-        Rare {
+        Some(Rare {
             byte: needle[at],
             at,
-        }
+        })
     }
 
     /// Where the first match in `hay` may start, if one may.
