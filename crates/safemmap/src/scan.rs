@@ -296,16 +296,9 @@ impl<'a> Scan<'a> {
             return Ok(None);
         };
         let hit = |found: &io::Result<Option<usize>>| !matches!(found, Ok(None));
-        let hits = self.per_block(
-            range,
-            needle.len(),
-            reverse,
-            hit,
-            |mem, window| match reverse {
-                false => mem.find(window, needle),
-                true => mem.rfind(window, needle),
-            },
-        );
+        let hits = self.per_block(range, needle.len(), reverse, hit, |mem, window| {
+            search_window(mem, window, needle, reverse)
+        });
         hits.into_iter()
             .flat_map(Result::transpose)
             .next()
@@ -339,11 +332,7 @@ impl<'a> Scan<'a> {
             }
             _ => (range, 0..0),
         };
-        let mem = self.view.mem();
-        let found = match reverse {
-            false => mem.find(window, needle)?,
-            true => mem.rfind(window, needle)?,
-        };
+        let found = search_window(self.view.mem(), window, needle, reverse)?;
         if found.is_some() || rest.is_empty() {
             return Ok(Begun::Done(found));
         }
@@ -410,6 +399,19 @@ impl<'a> Scan<'a> {
                     .expect("a block before the end unsearched")
             })
             .collect()
+    }
+}
+
+/// find (rfind if `reverse`) of `needle` in `window`, on this thread.
+fn search_window(
+    mem: Mapped<'_>,
+    window: Range<usize>,
+    needle: &[u8],
+    reverse: bool,
+) -> io::Result<Option<usize>> {
+    match reverse {
+        false => mem.find(window, needle),
+        true => mem.rfind(window, needle),
     }
 }
 
