@@ -574,10 +574,11 @@ unsafe extern "C" fn assign(
         let (start, step, count) = unsafe { int_slice(key, map.len())? };
         let data = unsafe { exact_bytes(value) }?;
         (data.len() == count).then_some(())?;
-        match step {
-            1 => ok(map.write_at(start, data)).map(|()| 0),
-            step => ok(map.write_strided(start, step, data)).map(|()| 0),
-        }
+        let written = match step {
+            1 => map.write_at(start, data),
+            step => map.write_strided(start, step, data),
+        };
+        ok(written).map(|()| 0)
     };
     // SAFETY: called by the interpreter as the slot of `mmap`.
     unsafe { serve(slf, fast, |f| (f.assign)(slf, key, value)) }

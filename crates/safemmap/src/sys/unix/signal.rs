@@ -69,7 +69,8 @@ pub(crate) fn install_fault_handler() {
 }
 
 /// Installs the handler if it never was, without a system call once it
-/// was: for maps that do not need it back on top (see `sys`).
+/// was: for anonymous maps, which do not need it back on top (see
+/// `MmapOptions::map_raw`).
 pub(crate) fn ensure_fault_handler() {
     if !INSTALLED.load(Ordering::Acquire) {
         install_fault_handler();
