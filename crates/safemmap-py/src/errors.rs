@@ -3,9 +3,7 @@
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use pyo3::exceptions::{
-    PyIndexError, PyOSError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
-};
+use pyo3::exceptions::{PyIndexError, PyOSError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use safemmap::Error;
@@ -25,7 +23,6 @@ pub fn to_py(err: io::Error) -> PyErr {
             Error::ReadOnly | Error::ResizeNotAllowed => PyTypeError::new_err(message),
             Error::IndexOutOfRange => PyIndexError::new_err(message),
             Error::AdviseLengthTooLarge => PyOverflowError::new_err(message),
-            Error::TooManyThreads => PyRuntimeError::new_err(message),
             _ => PyValueError::new_err(message),
         };
     }

@@ -24,6 +24,13 @@ fn _install_fault_handler() {
     safemmap::install_fault_handler();
 }
 
+/// Stops chaining to the handler safemmap went over last (after
+/// `faulthandler.disable`, which put back what it had displaced).
+#[pyfunction]
+fn _forget_displaced_handler() {
+    safemmap::forget_displaced_handler();
+}
+
 /// Sets the worker count scans use by default (`__init__` passes its
 /// `available_cpu_count()`, which honours `-X cpu_count`).
 #[pyfunction]
@@ -42,6 +49,7 @@ fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     sequence::install(&py.get_type::<object::PyMmap>());
     module.add_function(wrap_pyfunction!(_install_fault_handler, module)?)?;
+    module.add_function(wrap_pyfunction!(_forget_displaced_handler, module)?)?;
     module.add_function(wrap_pyfunction!(_set_default_workers, module)?)?;
     cpu::register(module)?;
     module.add("error", py.get_type::<pyo3::exceptions::PyOSError>())?;

@@ -16,9 +16,6 @@ use std::io;
 pub enum Error {
     /// An access to mapped memory faulted and was stopped.
     Fault(Fault),
-    /// More threads than the fault guard has room for are accessing maps
-    /// at once.
-    TooManyThreads,
     /// The file to map is empty and no length was given.
     EmptyFile,
     /// The offset lies at or beyond the end of the file.
@@ -64,7 +61,7 @@ pub enum Error {
 impl Error {
     fn kind(self) -> io::ErrorKind {
         match self {
-            Error::Fault(_) | Error::TooManyThreads => io::ErrorKind::Other,
+            Error::Fault(_) => io::ErrorKind::Other,
             Error::ReadOnly | Error::ResizeNotAllowed | Error::ResizeUntracked => {
                 io::ErrorKind::PermissionDenied
             }
@@ -78,7 +75,6 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Error::Fault(fault) => return fault.fmt(f),
-            Error::TooManyThreads => "too many threads are accessing memory maps at once",
             Error::EmptyFile => "cannot mmap an empty file",
             Error::OffsetBeyondFile => "mmap offset is greater than file size",
             Error::LengthBeyondFile => "mmap length is greater than file size",

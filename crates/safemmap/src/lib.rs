@@ -80,6 +80,15 @@ pub fn install_fault_handler() {
     sys::install_fault_handler();
 }
 
+/// Tells safemmap that the handler installed over its own last (which it
+/// chains to) was uninstalled by its owner, who put back the action it had
+/// displaced, as Python's `faulthandler.disable()` does: safemmap stops
+/// chaining to it, and goes back on top if that action was not its own.
+/// Nothing to do on Windows, where a vectored handler displaces nothing.
+pub fn forget_displaced_handler() {
+    sys::forget_displaced_handler();
+}
+
 /// Copies `len` bytes from `src` to `dst` through the fault-protected
 /// routine the maps' own copies use, for memory that may be mapped by
 /// someone else (a buffer another library lends): a fault in either range
@@ -105,8 +114,8 @@ pub fn allocation_granularity() -> usize {
     sys::allocation_granularity()
 }
 
-/// How many times this process has been a child of fork() since the first
-/// call (always 0 on Windows). Bookkeeping about threads busy with a map can
+/// How many times this process has been a child of fork() since this
+/// library was loaded (always 0 on Windows). Bookkeeping about threads busy with a map can
 /// record it: once the count has changed, the bookkeeping was inherited
 /// through fork() and speaks of threads the child does not have.
 pub fn fork_count() -> usize {

@@ -27,7 +27,7 @@
 use std::io;
 use std::marker::PhantomData;
 use std::ops::{Bound, Range, RangeBounds};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crate::door::Mapped;
@@ -445,16 +445,45 @@ fn has_border(needle: &[u8]) -> bool {
 /// child forked after they started (its copy of the pool has no threads:
 /// waiting for it would hang) or if they could not be started (a limit on
 /// threads), where scans run their blocks in turn.
+///
+/// Started lock-free: of two threads that start it at once, one pool is
+/// kept and the other dropped. A `OnceLock` would make the second wait for
+/// the first, and a child forked meanwhile wait for ever.
 fn pool() -> Option<&'static rayon::ThreadPool> {
-    static POOL: OnceLock<(u32, Option<rayon::ThreadPool>)> = OnceLock::new();
-    let (owner, pool) = POOL.get_or_init(|| {
+    /// A pool and the fork count it was started at.
+    struct Started {
+        forks: usize,
+        pool: Option<rayon::ThreadPool>,
+    }
+    static POOL: AtomicPtr<Started> = AtomicPtr::new(std::ptr::null_mut());
+    let forks = sys::fork_count();
+    let mut started = POOL.load(Ordering::Acquire);
+    if started.is_null() {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(default_workers())
             .thread_name(|i| format!("safemmap-scan-{i}"))
             .build();
-        (std::process::id(), pool.ok())
-    });
-    pool.as_ref().filter(|_| *owner == std::process::id())
+        let ours = Box::into_raw(Box::new(Started {
+            forks,
+            pool: pool.ok(),
+        }));
+        started = match POOL.compare_exchange(
+            std::ptr::null_mut(),
+            ours,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => ours,
+            Err(first) => {
+                // SAFETY: `ours` was never published.
+                drop(unsafe { Box::from_raw(ours) });
+                first
+            }
+        };
+    }
+    // SAFETY: a published pool is never freed.
+    let started = unsafe { &*started };
+    started.pool.as_ref().filter(|_| started.forks == forks)
 }
 
 #[cfg(test)]

@@ -28,97 +28,51 @@
 //! sense of RFC 2945. The arch routine restores every callee-saved register
 //! from its own frame.
 //!
+//! ## Per-thread state
+//!
+//! A guarded call records its range, and the stack pointer to resume with,
+//! in an [`Activation`] on its own stack, and publishes it as the calling
+//! thread's innermost activation (`sys::set_innermost_activation`, a
+//! thread-specific value the handler reads with `sys::innermost_activation`).
+//! The record exists only while the call runs, so
+//!
+//! * there is no table to fill: any number of threads can make guarded
+//!   calls at once, and a thread that exits leaves nothing behind;
+//! * a child of `fork()` inherits only the forking thread's value, which
+//!   points at that thread's own live stack: no other thread's record can
+//!   make a fault in the child resume on a stack that no longer exists;
+//! * only the innermost activation counts: a signal handler that interrupts
+//!   a guarded call and makes one of its own pushes a new activation, and a
+//!   fault in the outer call's range while the handler runs is not ours
+//!   (resuming the outer call would abandon the handler's frame).
+//!
 //! ## Async-signal safety
 //!
-//! The handler allocates nothing, takes no lock and touches no thread-local
-//! (whose first use in a thread may allocate): it reads the slot table
-//! below, a fixed static array of atomics, and identifies its thread with
-//! `sys::thread_token` (`pthread_self`, a register read), which also keeps
-//! thread-locals off the fast path of every guarded call.
+//! The handler allocates nothing, takes no lock and touches no Rust
+//! thread-local (whose first use in a thread may allocate): it reads the
+//! thread-specific value and the activation it points to, plain loads from
+//! the faulting thread's own stack.
 
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
 use std::ops::Range;
-use std::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
+use std::sync::atomic::{compiler_fence, Ordering};
 
 use crate::arch::{self, Outcome};
 use crate::sys;
 
-/// How many threads can hold a guard slot at once.
-const SLOTS: usize = 1024;
-/// A thread looks for its slot in this many places, starting at the one its
-/// token hashes to.
-const PROBES: usize = 32;
-
-/// A thread's guard record, read by the handler.
-struct Slot {
-    /// `sys::thread_token` of the owning thread; 0 = free.
-    owner: AtomicUsize,
+/// A guarded call in progress, on its caller's stack. The handler reads it
+/// on the same thread, while the call is interrupted: `Cell`s, since the
+/// arch routine writes `sp` behind the compiler's back.
+pub(crate) struct Activation {
+    /// The guarded address range.
+    range: Range<usize>,
     /// The stack pointer to resume with, written by `arch::guarded_call`.
-    sp: AtomicUsize,
-    /// The guarded address range; empty when no call is in progress.
-    start: AtomicUsize,
-    end: AtomicUsize,
-}
-
-#[allow(clippy::declare_interior_mutable_const)]
-const FREE: Slot = Slot {
-    owner: AtomicUsize::new(0),
-    sp: AtomicUsize::new(0),
-    start: AtomicUsize::new(0),
-    end: AtomicUsize::new(0),
-};
-
-static TABLE: [Slot; SLOTS] = [FREE; SLOTS];
-
-/// The places a thread's slot may be in, most likely first.
-fn probes(token: usize) -> impl Iterator<Item = &'static Slot> {
-    // Fibonacci hashing: the top bits of the product depend on every bit.
-    let home =
-        (token >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - SLOTS.trailing_zeros());
-    (0..PROBES).map(move |i| &TABLE[(home + i) % SLOTS])
-}
-
-/// The calling thread's slot, claimed on its first guarded call and freed
-/// when it exits. The lookup needs no thread-local: only the claim does,
-/// to register the release.
-fn own_slot() -> Option<&'static Slot> {
-    let token = sys::thread_token();
-    if let Some(slot) = probes(token).find(|slot| slot.owner.load(Ordering::Relaxed) == token) {
-        return Some(slot);
-    }
-    let slot = probes(token).find(|slot| {
-        slot.owner
-            .compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-    })?;
-    if RELEASE.try_with(|release| release.set(Some(slot))).is_err() {
-        // The thread is exiting: nothing would free the slot later.
-        slot.owner.store(0, Ordering::Release);
-        return None;
-    }
-    Some(slot)
-}
-
-/// Frees the thread's slot when the thread exits.
-struct Release(std::cell::Cell<Option<&'static Slot>>);
-
-impl Release {
-    fn set(&self, slot: Option<&'static Slot>) {
-        self.0.set(slot);
-    }
-}
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        if let Some(slot) = self.0.get() {
-            slot.owner.store(0, Ordering::Release);
-        }
-    }
-}
-
-thread_local! {
-    static RELEASE: Release = const { Release(std::cell::Cell::new(None)) };
+    sp: Cell<usize>,
+    /// The activation this one interrupted (a signal handler's guarded
+    /// call inside another), restored when this one ends.
+    outer: *const Activation,
 }
 
 /// A fault stopped by the guard: what the OS said (`sys::classify_fault`
@@ -181,8 +135,9 @@ pub(crate) unsafe fn store_byte(dst: *mut u8, value: u8) -> Result<(), Caught> {
     unsafe { arch::store_byte(dst, value) }.caught().map(drop)
 }
 
-/// Runs `body` with faults inside `range` turned into `Err`; `Ok(None)`
-/// when no guard slot is free for this thread (`body` did not run).
+/// Runs `body` with faults inside `range` turned into `Err`; the outer
+/// error (`body` did not run) when the thread cannot publish its
+/// activation (the C library found no memory for it).
 ///
 /// `body` must not panic, and may only call routines that, like it, own
 /// nothing that needs dropping and hold no locks (see the module docs):
@@ -194,37 +149,38 @@ pub(crate) unsafe fn store_byte(dst: *mut u8, value: u8) -> Result<(), Caught> {
 pub(crate) unsafe fn guarded<R: Copy, F: FnOnce() -> R + Copy>(
     range: Range<usize>,
     body: F,
-) -> Result<Option<R>, Caught> {
-    let Some(slot) = own_slot() else {
-        return Ok(None);
+) -> std::io::Result<Result<R, Caught>> {
+    let outer = sys::innermost_activation().cast::<Activation>();
+    let activation = Activation {
+        range,
+        sp: Cell::new(0),
+        outer,
     };
-    {
-        let mut call = Call {
-            body,
-            result: MaybeUninit::uninit(),
-        };
-        slot.start.store(range.start, Ordering::Relaxed);
-        slot.end.store(range.end, Ordering::Relaxed);
-        // The handler runs on this thread: ordering against it needs only
-        // the compiler not to move the stores past the call.
-        compiler_fence(Ordering::SeqCst);
-        // SAFETY: `run::<F, R>` matches the context type, and `slot.sp` is
-        // a usize the routine may write. The caller vouches for the memory.
-        let outcome = unsafe {
-            arch::guarded_call(
-                run::<F, R>,
-                (&raw mut call).cast::<c_void>(),
-                slot.sp.as_ptr(),
-            )
-        };
-        compiler_fence(Ordering::SeqCst);
-        slot.end.store(0, Ordering::Relaxed);
-        slot.start.store(0, Ordering::Relaxed);
-        // SAFETY: without a fault, `run` wrote the result.
-        outcome
-            .caught()
-            .map(|_| Some(unsafe { call.result.assume_init() }))
-    }
+    let mut call = Call {
+        body,
+        result: MaybeUninit::uninit(),
+    };
+    sys::set_innermost_activation((&raw const activation).cast())?;
+    // The handler runs on this thread: ordering against it needs only the
+    // compiler not to move the activation's stores past the call.
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: `run::<F, R>` matches the context type, and `activation.sp`
+    // is a usize the routine may write. The caller vouches for the memory.
+    let outcome = unsafe {
+        arch::guarded_call(
+            run::<F, R>,
+            (&raw mut call).cast::<c_void>(),
+            activation.sp.as_ptr(),
+        )
+    };
+    compiler_fence(Ordering::SeqCst);
+    // Cannot fail: the value set above left the C library nothing to
+    // allocate.
+    let _ = sys::set_innermost_activation(activation.outer.cast());
+    // SAFETY: without a fault, `run` wrote the result.
+    Ok(outcome
+        .caught()
+        .map(|_| unsafe { call.result.assume_init() }))
 }
 
 /// A guarded call's context.
@@ -248,17 +204,13 @@ pub(crate) fn resume_point(pc: usize, address: usize) -> Option<Resume> {
             sp: None,
         });
     }
-    let token = sys::thread_token();
-    let slot = TABLE
-        .iter()
-        .find(|slot| slot.owner.load(Ordering::Relaxed) == token)?;
-    let guarded = slot.start.load(Ordering::Relaxed)..slot.end.load(Ordering::Relaxed);
-    if !guarded.contains(&address) {
-        return None;
-    }
-    Some(Resume {
+    // SAFETY: a non-null value is the address of an activation of this
+    // thread's whose guarded call has not returned (`guarded` restores the
+    // outer value before its frame ends), so it is live.
+    let activation = unsafe { sys::innermost_activation().cast::<Activation>().as_ref()? };
+    activation.range.contains(&address).then(|| Resume {
         pc: arch::guarded_call_fault(),
-        sp: Some(slot.sp.load(Ordering::Relaxed)),
+        sp: Some(activation.sp.get()),
     })
 }
 

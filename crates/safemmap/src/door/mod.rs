@@ -105,11 +105,7 @@ impl<'a> Mapped<'a> {
     fn guarded<R: Copy>(&self, body: impl FnOnce() -> R + Copy) -> io::Result<R> {
         // SAFETY: the mapping is live for 'a and every caller keeps `body`
         // inside it (checked bounds).
-        match unsafe { guard::guarded(self.span(), body) } {
-            Ok(Some(result)) => Ok(result),
-            Ok(None) => Err(Error::TooManyThreads.into()),
-            Err(caught) => Err(self.fault(caught)),
-        }
+        unsafe { guard::guarded(self.span(), body) }?.map_err(|caught| self.fault(caught))
     }
 
     /// Copies `dst.len()` bytes starting at `at` into `dst`.

@@ -9,12 +9,13 @@ use std::io;
 use std::os::windows::io::{AsHandle, AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::Path;
 use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
 use windows_sys::Win32::Foundation::{
-    DuplicateHandle, RtlNtStatusToDosError, DUPLICATE_SAME_ACCESS, ERROR_INVALID_HANDLE,
-    ERROR_INVALID_PARAMETER, ERROR_NOACCESS, EXCEPTION_ACCESS_VIOLATION, EXCEPTION_IN_PAGE_ERROR,
-    HANDLE, INVALID_HANDLE_VALUE, NTSTATUS,
+    DuplicateHandle, GetLastError, RtlNtStatusToDosError, SetLastError, DUPLICATE_SAME_ACCESS,
+    ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER, ERROR_NOACCESS, EXCEPTION_ACCESS_VIOLATION,
+    EXCEPTION_IN_PAGE_ERROR, HANDLE, INVALID_HANDLE_VALUE, NTSTATUS,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     FileEndOfFileInfo, GetFileSizeEx, GetFileType, SetFileInformationByHandle,
@@ -31,8 +32,9 @@ use windows_sys::Win32::System::Memory::{
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::{
-    GetActiveProcessorCount, GetActiveProcessorGroupCount, GetCurrentProcess, GetCurrentThreadId,
-    GetProcessAffinityMask, ALL_PROCESSOR_GROUPS,
+    GetActiveProcessorCount, GetActiveProcessorGroupCount, GetCurrentProcess,
+    GetProcessAffinityMask, TlsAlloc, TlsFree, TlsGetValue, TlsSetValue, ALL_PROCESSOR_GROUPS,
+    TLS_OUT_OF_INDEXES,
 };
 
 use crate::door::guard;
@@ -278,10 +280,60 @@ pub(crate) fn invalid_argument() -> io::Error {
     io::Error::from_raw_os_error(ERROR_INVALID_PARAMETER as i32)
 }
 
-/// An identifier of the calling thread.
-pub(crate) fn thread_token() -> usize {
+/// The TLS index that holds each thread's innermost guarded activation
+/// (see `door::guard`), plus one; 0 until made.
+static ACTIVATION_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+fn activation_slot() -> io::Result<u32> {
+    if let slot @ 1.. = ACTIVATION_SLOT.load(Ordering::Acquire) {
+        return Ok(slot as u32 - 1);
+    }
     // SAFETY: no preconditions.
-    unsafe { GetCurrentThreadId() as usize }
+    let slot = unsafe { TlsAlloc() };
+    if slot == TLS_OUT_OF_INDEXES {
+        return Err(io::Error::last_os_error());
+    }
+    match ACTIVATION_SLOT.compare_exchange(
+        0,
+        slot as usize + 1,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => Ok(slot),
+        Err(winner) => {
+            // SAFETY: nobody else has seen `slot`.
+            unsafe { TlsFree(slot) };
+            Ok(winner as u32 - 1)
+        }
+    }
+}
+
+/// The calling thread's innermost guarded activation, or null. Safe in the
+/// exception handler, whose caller's last-error value it keeps.
+pub(crate) fn innermost_activation() -> *const c_void {
+    match ACTIVATION_SLOT.load(Ordering::Acquire) {
+        0 => ptr::null(),
+        slot => {
+            // SAFETY: a TLS index allocated and never freed; TlsGetValue
+            // resets the last error, which the interrupted code may need.
+            unsafe {
+                let last_error = GetLastError();
+                let value = TlsGetValue(slot as u32 - 1);
+                SetLastError(last_error);
+                value
+            }
+        }
+    }
+}
+
+/// Publishes the calling thread's innermost guarded activation.
+pub(crate) fn set_innermost_activation(activation: *const c_void) -> io::Result<()> {
+    let slot = activation_slot()?;
+    // SAFETY: a TLS index allocated and never freed.
+    match unsafe { TlsSetValue(slot, activation) } {
+        0 => Err(io::Error::last_os_error()),
+        _ => Ok(()),
+    }
 }
 
 /// Marks a fault code as an in-page error (the page has no backing).
@@ -300,6 +352,9 @@ pub(crate) fn classify_fault(code: usize) -> (crate::FaultKind, i32) {
 /// structured handler, so nothing can sit on top of it: putting it back is
 /// never needed.
 pub(crate) use ensure_fault_handler as install_fault_handler;
+
+/// Nothing to forget: a vectored handler displaces nothing.
+pub(crate) fn forget_displaced_handler() {}
 
 /// See [`install_fault_handler`].
 pub(crate) fn ensure_fault_handler() {

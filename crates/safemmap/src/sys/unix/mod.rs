@@ -3,15 +3,18 @@
 
 mod cpu;
 mod signal;
+mod thread_value;
 
 pub(crate) use cpu::{cgroup_root, online_cpus, process_affinity_cpus, thread_affinity_cpus};
-pub(crate) use signal::{ensure_fault_handler, install_fault_handler, thread_token};
+pub(crate) use signal::{
+    ensure_fault_handler, forget_displaced_handler, innermost_activation, install_fault_handler,
+    set_innermost_activation,
+};
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
 
 /// A descriptor as the caller hands it over (`-1` = none).
 pub(crate) type RawFile = RawFd;
@@ -125,21 +128,33 @@ pub(crate) fn allocation_granularity() -> usize {
     page_size()
 }
 
-/// How many times this process has been a child of fork() since the first
-/// call, counted by a `pthread_atfork` handler that runs in the child
-/// before anything else there can look.
+static FORKS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many times this process has been a child of fork() since this
+/// library was loaded, counted by a `pthread_atfork` handler that runs in
+/// the child before anything else there can look.
 pub(crate) fn fork_count() -> usize {
-    static FORKS: AtomicUsize = AtomicUsize::new(0);
-    static COUNTING: Once = Once::new();
+    FORKS.load(Ordering::Relaxed)
+}
+
+/// Registers the fork counter when the library is loaded: registered
+/// later, under a lock or a one-time initialisation, a fork by another
+/// thread meanwhile would leave the child waiting on it for ever.
+#[used]
+#[cfg_attr(
+    any(target_os = "linux", target_os = "android"),
+    link_section = ".init_array"
+)]
+#[cfg_attr(target_vendor = "apple", link_section = "__DATA,__mod_init_func")]
+static COUNT_FORKS: extern "C" fn() = count_forks;
+
+extern "C" fn count_forks() {
     extern "C" fn forked() {
         FORKS.fetch_add(1, Ordering::Relaxed);
     }
-    COUNTING.call_once(|| {
-        // SAFETY: registers a handler that only bumps an atomic, which is
-        // all a child of a multi-threaded fork() may do.
-        unsafe { libc::pthread_atfork(None, None, Some(forked)) };
-    });
-    FORKS.load(Ordering::Relaxed)
+    // SAFETY: registers a handler that only bumps an atomic, which is all
+    // a child of a multi-threaded fork() may do.
+    unsafe { libc::pthread_atfork(None, None, Some(forked)) };
 }
 
 /// Maps `len` bytes; `file` is `NO_FILE` for an anonymous map.
