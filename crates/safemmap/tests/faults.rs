@@ -4,7 +4,7 @@
 mod common;
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 
 use safemmap::{refusal, Error, Fault, FaultKind, Mmap};
@@ -232,7 +232,8 @@ fn outcome<T>(result: std::io::Result<T>) -> Result<T, ()> {
 
 /// Puts `y\n` at `at` in a map of a file of zeros (clearing `previous`,
 /// where the last one was), then cuts the file to `cut`: what is left of
-/// the map.
+/// the map. Written through the map, which drops the copy it reads lines
+/// from.
 fn cut_after_line(file: &File, map: &mut Mmap, previous: usize, at: usize, cut: usize) -> Vec<u8> {
     file.set_len(map.len() as u64).unwrap();
     map.write_at(previous, b"\0\0").unwrap();
@@ -284,6 +285,13 @@ fn searches_and_lines_that_end_before_a_cut_succeed() {
                 map.seek(SeekFrom::Start(start as u64)).unwrap();
                 let line = at + 2 - start;
                 assert_eq!(outcome(map.line_len()), Ok(line), "{case}");
+                let mut read = Vec::new();
+                assert_eq!(
+                    outcome(map.read_until(b'\n', &mut read)),
+                    Ok(line),
+                    "{case}"
+                );
+                assert_eq!(read, kept[start..at + 2], "{case}");
             }
         }
     }

@@ -21,8 +21,9 @@
 //!   page leaves on the side it looks from first (before the page for
 //!   `find`, after it for `rfind`), as long as that part is not empty: its
 //!   answer there is the answer, and finding nothing there returns the
-//!   first fault. A read copies exactly the bytes it is asked for. The
-//!   retries live on the error path: the searches that do not fault
+//!   first fault. A read copies exactly the bytes it is asked for, except
+//!   [`read_leading`](Mapped::read_leading), which stops before a fault.
+//!   The retries live on the error path: the searches that do not fault
 //!   pay nothing for them.
 //!
 //! Callers check their own bounds and report their own errors; the door
@@ -361,6 +362,18 @@ impl<'a> Mapped<'a> {
     #[inline(never)]
     fn find_byte_far(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
         self.locate(range, move |hay| sys::memchr(byte, hay))
+    }
+
+    /// Copies the bytes from `at` into `dst`: all of them, or, if a page
+    /// among them faults, those before it (if there are any; else the
+    /// fault). How many.
+    pub(crate) fn read_leading(&self, at: usize, dst: &mut [u8]) -> io::Result<usize> {
+        let copied = self.before_faults(at..at + dst.len(), Direction::Forward, |part| {
+            self.read(at, &mut dst[..part.len()])?;
+            Ok(Some(part.len()))
+        })?;
+        // Every attempt that does not fault copies: `None` never comes.
+        Ok(copied.unwrap_or_default())
     }
 
     /// `attempt(range)`, and after a fault, `attempt` again on the part of
