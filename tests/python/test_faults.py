@@ -133,6 +133,92 @@ for workers in (None, 1, 2):
     )
 
 
+# A file of LEN zeros (LENGTH: each test puts its own), mapped whole, then
+# for each case given `y\n` at `at` and cut to `cut`; `cut_after_line`
+# returns what is left of it.
+CUT_AFTER_LINE = """
+import os, tempfile
+import safemmap as mmap
+PAGE = mmap.PAGESIZE
+MIB = 1 << 20
+LEN = LENGTH
+fd, path = tempfile.mkstemp()
+os.unlink(path)
+os.ftruncate(fd, LEN)
+m = mmap.mmap(fd, 0)
+previous = 0
+
+def cut_after_line(at, cut):
+    global previous
+    os.ftruncate(fd, LEN)
+    os.pwrite(fd, b"\\0\\0", previous)
+    os.pwrite(fd, b"y\\n", at)
+    os.ftruncate(fd, cut)
+    previous = at
+    return bytes(at) + b"y\\n" + bytes(cut - at - 2)
+"""
+
+
+def test_answers_that_lie_before_a_page_aligned_cut_are_returned():
+    """Vector loops read ahead of the byte they test: the answers that lie
+    in the bytes still there must not depend on the bytes cut off, as they
+    do not with the stdlib. Only an answer that needs those raises."""
+    assert_survives(
+        CUT_AFTER_LINE.replace("LENGTH", "4 * PAGE")
+        + """
+def answer(operation):
+    try:
+        return operation()
+    except OSError:
+        return OSError
+
+def lost_unless(found, needs_lost):
+    return OSError if needs_lost else found
+
+for cut in (PAGE, 2 * PAGE, 3 * PAGE):
+    for at in range(cut - 200, cut - 1):
+        kept = cut_after_line(at, cut)
+        for start in (at, at - 1, at - 17, at - 100, cut - 300):
+            cases = [
+                (lambda: m.find(b"y\\n", start), kept.find(b"y\\n", start), LEN),
+                (lambda: m.find(b"\\n", start), kept.find(b"\\n", start), LEN),
+                (lambda: m.find(b"y\\n", start, workers=1), kept.find(b"y\\n", start), LEN),
+                (lambda: m.find(b"y\\n", start, cut + 3), kept.find(b"y\\n", start), cut + 3),
+                (lambda: m.find(b"\\0y\\n", start, at + 2), kept.find(b"\\0y\\n", start, at + 2), at + 2),
+            ]
+            for search, found, end in cases:
+                expected = lost_unless(found, found == -1 and end > cut)
+                assert answer(search) == expected, (cut, at, start, end)
+            for end in (LEN, cut + 1, cut, at + 2):
+                expected = lost_unless(kept.rfind(b"y\\n", start, end), end > cut)
+                assert answer(lambda: m.rfind(b"y\\n", start, end)) == expected, (cut, at, start, end)
+            m.seek(start)
+            assert answer(m.readline) == kept[start : at + 2], (cut, at, start)
+            for n in (at + 2 - start, cut - start, cut - start + 1):
+                m.seek(start)
+                expected = lost_unless(kept[start : start + n], start + n > cut)
+                assert answer(lambda: m.read(n)) == expected, (cut, at, start, n)
+"""
+    )
+
+
+def test_parallel_finds_that_end_before_a_cut_near_a_block_border_succeed():
+    """The first MiB is searched alone, then blocks of a MiB: the cut falls
+    on a block border, or 100 bytes either side, of a range long enough for
+    two workers."""
+    assert_survives(
+        CUT_AFTER_LINE.replace("LENGTH", "16 * MIB")
+        + """
+for cut in (5 * MIB - PAGE, 5 * MIB, 5 * MIB + PAGE):
+    for at in range(cut - 200, cut - 1, 7):
+        cut_after_line(at, cut)
+        for start in (cut - 2 * MIB, cut - 2 * MIB - 100, cut - 2 * MIB + 100):
+            for workers in (1, 2):
+                assert m.find(b"y\\n", start, LEN, workers=workers) == at, (cut, at, start, workers)
+"""
+    )
+
+
 def test_the_map_works_again_once_the_file_grows_back():
     assert_survives(
         TRUNCATED

@@ -442,7 +442,10 @@ impl BufRead for Mmap {
         if !window.contains(&self.pos) {
             let mut buffer = std::mem::take(&mut self.buffer);
             buffer.resize(self.remaining().min(READ_BUFFER), 0);
-            self.mem().read(self.pos, &mut buffer)?;
+            // Only what is there: a line that ends before a page the file
+            // lost is read whole, and the next fill meets the fault.
+            let copied = self.mem().read_leading(self.pos, &mut buffer)?;
+            buffer.truncate(copied);
             (self.buffer, self.buffered_at) = (buffer, self.pos);
         }
         Ok(&self.buffer[self.pos - self.buffered_at..])

@@ -4,7 +4,8 @@
 mod common;
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
 
 use safemmap::{refusal, Error, Fault, FaultKind, Mmap};
 
@@ -196,4 +197,155 @@ fn a_fault_outside_any_map_still_kills_the_process() {
         run_child("a_fault_outside_any_map_still_kills_the_process").signal(),
         Some(11)
     );
+}
+
+/// What a search must give when the map's bytes from `kept.len()` on are
+/// gone: `Err(())` where the answer needs them.
+type Expected = Result<Option<usize>, ()>;
+
+/// A forward search needs the lost bytes only if no match ends before them.
+fn first_match(kept: &[u8], needle: &[u8], range: Range<usize>) -> Expected {
+    let readable = range.start.min(kept.len())..range.end.min(kept.len());
+    let found = kept[readable.clone()]
+        .windows(needle.len())
+        .position(|window| window == needle)
+        .map(|i| readable.start + i);
+    match found {
+        None if range.end > kept.len() => Err(()),
+        found => Ok(found),
+    }
+}
+
+/// A backward search needs every byte after its match, up to its end.
+fn last_match(kept: &[u8], needle: &[u8], range: Range<usize>) -> Expected {
+    let found = kept.get(range.clone()).ok_or(())?;
+    let found = found.windows(needle.len()).rposition(|w| w == needle);
+    Ok(found.map(|i| range.start + i))
+}
+
+/// A result compared with an [`Expected`]: its error must be a fault.
+fn outcome<T>(result: std::io::Result<T>) -> Result<T, ()> {
+    result.map_err(|err| {
+        fault_of(err);
+    })
+}
+
+/// Puts `y\n` at `at` in a map of a file of zeros (clearing `previous`,
+/// where the last one was), then cuts the file to `cut`: what is left of
+/// the map. Written through the map, which drops the copy it reads lines
+/// from.
+fn cut_after_line(file: &File, map: &mut Mmap, previous: usize, at: usize, cut: usize) -> Vec<u8> {
+    file.set_len(map.len() as u64).unwrap();
+    map.write_at(previous, b"\0\0").unwrap();
+    map.write_at(at, b"y\n").unwrap();
+    file.set_len(cut as u64).unwrap();
+    let mut kept = vec![0; cut];
+    kept[at..at + 2].copy_from_slice(b"y\n");
+    kept
+}
+
+#[test]
+fn searches_and_lines_that_end_before_a_cut_succeed() {
+    // Vector loops read ahead of the byte they test; the answer must not
+    // depend on bytes it does not need.
+    let len = 4 * PAGE;
+    let file = tempfile::tempfile().unwrap();
+    file.set_len(len as u64).unwrap();
+    let mut map = Mmap::map(&file).unwrap();
+    let mut previous = 0;
+    for cut in [PAGE, 2 * PAGE, 3 * PAGE] {
+        for at in cut - 200..cut - 1 {
+            let kept = cut_after_line(&file, &mut map, previous, at, cut);
+            previous = at;
+            let starts = [
+                at,
+                at - 1,
+                at - 13,
+                at - 64,
+                at - 600,
+                (cut + 7).saturating_sub(2 * PAGE),
+            ];
+            for start in starts.into_iter().filter(|&start| start <= at) {
+                let case = format!("cut {cut}, y at {at}, from {start}");
+                for needle in [&b"y\n"[..], b"\n", b"\0y\n"] {
+                    for end in [len, cut + 5, cut, at + 2] {
+                        let range = start..end;
+                        let expected = first_match(&kept, needle, range.clone());
+                        let found = outcome(map.find(needle, range.clone()));
+                        assert_eq!(found, expected, "find {needle:?} in {range:?}, {case}");
+                        for workers in [1, 2] {
+                            let scan = map.scan(range.clone()).workers(workers);
+                            assert_eq!(outcome(scan.find(needle)), expected, "{workers} {case}");
+                        }
+                        let expected = last_match(&kept, needle, range.clone());
+                        let found = outcome(map.rfind(needle, range.clone()));
+                        assert_eq!(found, expected, "rfind {needle:?} in {range:?}, {case}");
+                    }
+                }
+                map.seek(SeekFrom::Start(start as u64)).unwrap();
+                let line = at + 2 - start;
+                assert_eq!(outcome(map.line_len()), Ok(line), "{case}");
+                let mut read = Vec::new();
+                assert_eq!(
+                    outcome(map.read_until(b'\n', &mut read)),
+                    Ok(line),
+                    "{case}"
+                );
+                assert_eq!(read, kept[start..at + 2], "{case}");
+            }
+        }
+    }
+}
+
+#[test]
+fn parallel_finds_that_end_before_a_cut_near_a_block_border_succeed() {
+    const MIB: usize = 1 << 20;
+    let len = 16 * MIB;
+    let file = tempfile::tempfile().unwrap();
+    file.set_len(len as u64).unwrap();
+    let mut map = Mmap::map(&file).unwrap();
+    let mut previous = 0;
+    for cut in [5 * MIB - PAGE, 5 * MIB, 5 * MIB + PAGE] {
+        for at in (cut - 200..cut - 1).step_by(17) {
+            let kept = cut_after_line(&file, &mut map, previous, at, cut);
+            previous = at;
+            // The first MiB is searched alone, then blocks of a MiB: the
+            // cut falls on a block border, or 100 bytes either side.
+            let starts = [cut - 2 * MIB, cut - 2 * MIB - 100, cut - 2 * MIB + 100];
+            for start in starts {
+                let expected = first_match(&kept, b"y\n", start..len);
+                for workers in [1, 2] {
+                    let found = outcome(map.scan(start..).workers(workers).find(b"y\n"));
+                    assert_eq!(
+                        found, expected,
+                        "cut {cut}, y at {at}, from {start}, {workers}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn backward_searches_that_start_after_an_inaccessible_page_succeed() {
+    let len = 64 * PAGE;
+    let mut map = Mmap::anonymous(len).unwrap();
+    let hole = 40 * PAGE..41 * PAGE;
+    // SAFETY: the page lies in the map, which nothing reads here; every
+    // access to it through the map is fault-safe.
+    let protected = unsafe { libc::mprotect(map.as_mut_ptr().add(hole.start).cast(), PAGE, 0) };
+    assert_eq!(protected, 0);
+    for at in hole.end..hole.end + 200 {
+        map.write_at(at, b"y\n").unwrap();
+        for start in [0, hole.start - 3, hole.end - 1] {
+            for end in [at + 2, at + 600, at + 5000, len] {
+                let case = format!("y at {at}, in {start}..{end}");
+                let found = outcome(map.rfind(b"y\n", start..end));
+                assert_eq!(found, Ok(Some(at)), "{case}");
+                let found = outcome(map.scan(start..end).workers(2).rfind(b"y\n"));
+                assert_eq!(found, Ok(Some(at)), "{case}");
+            }
+        }
+        map.write_at(at, b"\0\0").unwrap();
+    }
 }

@@ -13,6 +13,18 @@
 //!   inside this module; short ranges are searched in a copy instead.)
 //! * **Fault protection.** Every access runs under [`guard`]: a fault comes
 //!   back as an `io::Error` carrying [`Fault`], and the map stays usable.
+//! * **No fault that the answer does not need.** The search routines read
+//!   ahead of the byte they test (vector loops, the copy a short range is
+//!   searched in), so they may fault on a page past the answer, where the
+//!   file was cut, when the answer itself lies in bytes still there. A
+//!   search that faults is run again on the part of its range the faulting
+//!   page leaves on the side it looks from first (before the page for
+//!   `find`, after it for `rfind`), as long as that part is not empty: its
+//!   answer there is the answer, and finding nothing there returns the
+//!   first fault. A read copies exactly the bytes it is asked for, except
+//!   [`read_leading`](Mapped::read_leading), which stops before a fault.
+//!   The retries live on the error path: the searches that do not fault
+//!   pay nothing for them.
 //!
 //! Callers check their own bounds and report their own errors; the door
 //! asserts them again, because a wrong bound here would be memory unsafety.
@@ -228,6 +240,13 @@ impl<'a> Mapped<'a> {
 
     /// The first index of `needle` wholly inside `range`.
     pub(crate) fn find(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
+        self.before_faults(range, Direction::Forward, |part| {
+            self.find_or_fault(part, needle)
+        })
+    }
+
+    /// [`find`](Self::find), failing on a fault anywhere it reads.
+    fn find_or_fault(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
         if let &[byte] = needle {
             // The C library's memchr needs no searcher built first, and is
             // tuned for the machine (AVX-512 where there is one).
@@ -258,6 +277,13 @@ impl<'a> Mapped<'a> {
     /// 1 MiB streams as fast as a forward scan (256 KiB ran 20% slower) and
     /// wastes at most some 30 us when the match lies near its end.
     pub(crate) fn rfind(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
+        self.before_faults(range, Direction::Backward, |part| {
+            self.rfind_or_fault(part, needle)
+        })
+    }
+
+    /// [`rfind`](Self::rfind), failing on a fault anywhere it reads.
+    fn rfind_or_fault(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
         const NEAR: usize = 512;
         const WINDOW: usize = 1 << 20;
         if let &[byte] = needle {
@@ -303,6 +329,14 @@ impl<'a> Mapped<'a> {
     /// bytes on, it makes up for the guarded call's cost).
     #[inline]
     pub(crate) fn find_byte(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
+        self.before_faults(range, Direction::Forward, |part| {
+            self.find_byte_or_fault(part, byte)
+        })
+    }
+
+    /// [`find_byte`](Self::find_byte), failing on a fault anywhere it reads.
+    #[inline]
+    fn find_byte_or_fault(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
         const LEAF_SPAN: usize = 512;
         let near = range.start..range.end.min(range.start.saturating_add(LEAF_SPAN));
         self.check(&near);
@@ -324,6 +358,79 @@ impl<'a> Mapped<'a> {
     #[inline(never)]
     fn find_byte_far(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
         self.locate(range, move |hay| sys::memchr(byte, hay))
+    }
+
+    /// Copies the bytes from `at` into `dst`: all of them, or, if a page
+    /// among them faults, those before it (if there are any; else the
+    /// fault). How many.
+    pub(crate) fn read_leading(&self, at: usize, dst: &mut [u8]) -> io::Result<usize> {
+        let copied = self.before_faults(at..at + dst.len(), Direction::Forward, |part| {
+            self.read(at, &mut dst[..part.len()])?;
+            Ok(Some(part.len()))
+        })?;
+        // Every attempt that does not fault copies: `None` never comes.
+        Ok(copied.unwrap_or_default())
+    }
+
+    /// `attempt(range)`, and after a fault, `attempt` again on the part of
+    /// `range` the faulting page leaves on `direction`'s first side, while
+    /// that part is shorter and not empty (see the module docs). The first
+    /// fault is the error when no part has the answer.
+    #[inline]
+    fn before_faults<T>(
+        &self,
+        range: Range<usize>,
+        direction: Direction,
+        mut attempt: impl FnMut(Range<usize>) -> io::Result<Option<T>>,
+    ) -> io::Result<Option<T>> {
+        match attempt(range.clone()) {
+            Err(first) => self.retry_before_faults(first, range, direction, attempt),
+            done => done,
+        }
+    }
+
+    /// The retries of [`before_faults`](Self::before_faults): out of line,
+    /// off the path of the searches that do not fault.
+    #[cold]
+    #[inline(never)]
+    fn retry_before_faults<T>(
+        &self,
+        first: io::Error,
+        range: Range<usize>,
+        direction: Direction,
+        mut attempt: impl FnMut(Range<usize>) -> io::Result<Option<T>>,
+    ) -> io::Result<Option<T>> {
+        let mut part = range;
+        let mut fault = fault_offset(&first);
+        while let Some(readable) = fault.and_then(|at| self.readable_side(&part, at, direction)) {
+            match attempt(readable.clone()) {
+                Ok(None) => break,
+                Err(err) => (part, fault) = (readable, fault_offset(&err)),
+                found => return found,
+            }
+        }
+        Err(first)
+    }
+
+    /// The part of `range` before (or, `Backward`, after) the page of the
+    /// fault at offset `fault`, if it is shorter than `range` and not empty.
+    fn readable_side(
+        &self,
+        range: &Range<usize>,
+        fault: usize,
+        direction: Direction,
+    ) -> Option<Range<usize>> {
+        // Pages are aligned in the address space, not necessarily in the map.
+        let page = sys::page_size();
+        let base = self.base as usize;
+        let address = base.wrapping_add(fault);
+        let page_start = address - address % page;
+        let part = match direction {
+            Direction::Forward => range.start..page_start.saturating_sub(base),
+            Direction::Backward => (page_start + page).saturating_sub(base)..range.end,
+        };
+        let inside = range.start <= part.start && part.end <= range.end;
+        (inside && !part.is_empty() && part != *range).then_some(part)
     }
 
     /// How many non-overlapping occurrences of a non-empty `needle` lie in
@@ -376,6 +483,24 @@ impl<'a> Mapped<'a> {
             // seen by safe code outside the door.
             scan(unsafe { std::slice::from_raw_parts(start, len) })
         })
+    }
+}
+
+/// Which way a search looks: the side of a fault where its answer may
+/// still be found.
+#[derive(Clone, Copy)]
+enum Direction {
+    /// Its answer is the first match: it may lie before a fault.
+    Forward,
+    /// Its answer is the last match: it may lie after a fault.
+    Backward,
+}
+
+/// The offset of the fault `err` reports, if it is one.
+fn fault_offset(err: &io::Error) -> Option<usize> {
+    match crate::error::refusal(err)? {
+        Error::Fault(fault) => Some(fault.offset),
+        _ => None,
     }
 }
 
