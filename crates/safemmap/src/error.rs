@@ -59,6 +59,9 @@ pub enum Error {
     NewSizeOutOfRange,
     /// Growing a shared anonymous map (Linux would hand back pages that fault).
     SharedAnonymousGrowth,
+    /// [`Mmap::finish_resize`](crate::Mmap::finish_resize) given a
+    /// [`Resize`](crate::Resize) that is not the map's latest.
+    ResizeOfAnotherMap,
 }
 
 impl Error {
@@ -100,6 +103,9 @@ impl fmt::Display for Error {
             Error::NewSizeOutOfRange => "new size out of range",
             Error::SharedAnonymousGrowth => {
                 "mmap: can't expand a shared anonymous mapping on Linux"
+            }
+            Error::ResizeOfAnotherMap => {
+                "a resize can only be finished by the map it began on, before another begins"
             }
         })
     }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::RangeBounds;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::door::Mapped;
@@ -17,6 +18,12 @@ pub use resize::Resize;
 
 /// How much [`BufRead::fill_buf`] copies out of the map at a time.
 const READ_BUFFER: usize = 8 * 1024;
+
+/// An identity no map has had yet.
+fn new_identity() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 /// A memory-mapped file or anonymous memory region.
 ///
@@ -40,6 +47,10 @@ const READ_BUFFER: usize = 8 * 1024;
 /// ```
 pub struct Mmap {
     base: NonNull<u8>,
+    /// Unique in the process, and new at every resize: a [`Resize`] names
+    /// the map (and the resize) it belongs to by it, since another map may
+    /// later be made at the same address.
+    identity: u64,
     len: usize,
     pos: usize,
     access: Access,
@@ -92,6 +103,7 @@ impl Mmap {
     ) -> Mmap {
         Mmap {
             base: NonNull::new(ptr).expect("mmap returned NULL"),
+            identity: new_identity(),
             len,
             pos: 0,
             access,
