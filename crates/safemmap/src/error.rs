@@ -211,6 +211,14 @@ impl From<Error> for io::Error {
     }
 }
 
+/// How many bytes the failed operation had certainly transferred when a
+/// fault stopped it ([`Error::transferred`]); 0 for any other error.
+pub fn transferred(err: &io::Error) -> usize {
+    refusal(err)
+        .and_then(|refusal| refusal.transferred())
+        .unwrap_or(0)
+}
+
 /// The crate's own refusal inside `err`, if it is one.
 pub fn refusal(err: &io::Error) -> Option<Error> {
     err.get_ref()?.downcast_ref::<Error>().copied()

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::door::Mapped;
-use crate::error::Error;
+use crate::error::{transferred, Error};
 use crate::options::{Access, MmapOptions};
 use crate::scan::{Scan, View};
 use crate::sys;
@@ -496,13 +496,6 @@ impl Write for Mmap {
     fn flush(&mut self) -> io::Result<()> {
         Mmap::flush(self)
     }
-}
-
-/// How many bytes the failed operation transferred before it stopped.
-fn transferred(err: &io::Error) -> usize {
-    crate::refusal(err)
-        .and_then(|refusal| refusal.transferred())
-        .unwrap_or(0)
 }
 
 /// The count of a transfer, `Ok` too if a fault stopped it after some bytes.
