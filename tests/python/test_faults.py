@@ -108,6 +108,69 @@ def test_a_fault_in_a_lent_buffer_raises_oserror(operation):
     assert_survives(TRUNCATED + setup + f"expect_fault(lambda: {operation})\n")
 
 
+# A copy that faults part way stores the bytes before the faulting page,
+# counted in 64-byte blocks from where it started; the error says how many,
+# and the position moves past them.
+PARTIAL = """
+def expect_partial(operation, attribute, count, where):
+    try:
+        operation()
+    except OSError as err:
+        assert err.errno == errno.EIO, err
+        assert getattr(err, attribute) == count, (getattr(err, attribute), count)
+        assert where in str(err), err
+    else:
+        raise AssertionError("no fault")
+"""
+
+
+def test_a_write_across_a_cut_says_how_much_it_stored():
+    assert_survives(
+        TRUNCATED
+        + PARTIAL
+        + """
+m.seek(PAGE // 2)
+expect_partial(lambda: m.write(b"y" * PAGE), "characters_written", PAGE // 2, f"mapped memory at offset {PAGE}")
+assert m.tell() == PAGE
+assert os.pread(fd, PAGE, 0) == b"x" * (PAGE // 2) + b"y" * (PAGE // 2)
+expect_partial(lambda: m.write(b"y"), "characters_written", 0, f"offset {PAGE}")
+assert m.tell() == PAGE
+"""
+    )
+
+
+def test_a_readinto_across_a_cut_says_how_much_it_read():
+    assert_survives(
+        TRUNCATED
+        + PARTIAL
+        + """
+m.seek(PAGE // 2)
+buffer = bytearray(PAGE)
+expect_partial(lambda: m.readinto(buffer), "characters_read", PAGE // 2, f"mapped memory at offset {PAGE}")
+assert m.tell() == PAGE
+assert buffer[: PAGE // 2] == b"x" * (PAGE // 2)
+"""
+    )
+
+
+def test_a_fault_in_a_lent_buffer_is_counted_from_that_buffer():
+    stored = "((PAGE - 100) // 64 * 64)"
+    assert_survives(
+        TRUNCATED
+        + PARTIAL
+        + f"""
+other = mmap.mmap(-1, 4 * PAGE)
+view = memoryview(m)[100:]
+expect_partial(lambda: other.write(view), "characters_written", {stored}, f"lent source buffer at offset {{PAGE - 100}}")
+assert other.tell() == {stored}
+assert other[:{stored}] == b"x" * {stored}
+other.seek(0)
+expect_partial(lambda: other.readinto(view), "characters_read", {stored}, f"lent destination buffer at offset {{PAGE - 100}}")
+assert other.tell() == {stored}
+"""
+    )
+
+
 @pytest.mark.parametrize("at_mib", [0, 3, 20])
 def test_a_find_that_ends_before_a_cut_off_part_succeeds(at_mib):
     """find stops at its match, so it never meets the part of the file cut

@@ -38,6 +38,32 @@ pub fn to_py(err: io::Error) -> PyErr {
     }
 }
 
+/// [`to_py`] for a write that failed: a fault part way gives the error
+/// `characters_written`, the bytes stored (io's name, as in
+/// `BlockingIOError`).
+pub fn write_to_py(err: io::Error) -> PyErr {
+    counting(err, "characters_written")
+}
+
+/// [`to_py`] for a `readinto` that failed: a fault part way gives the
+/// error `characters_read`, the bytes stored in the buffer.
+pub fn readinto_to_py(err: io::Error) -> PyErr {
+    counting(err, "characters_read")
+}
+
+/// [`to_py`], with `attribute` set to the bytes transferred if a fault
+/// stopped the copy.
+fn counting(err: io::Error, attribute: &str) -> PyErr {
+    let fault = matches!(safemmap::refusal(&err), Some(Error::Fault(_)));
+    let transferred = safemmap::transferred(&err);
+    let py_err = to_py(err);
+    if fault {
+        Python::attach(|py| py_err.value(py).setattr(attribute, transferred))
+            .expect("an OSError takes attributes");
+    }
+    py_err
+}
+
 /// For raw C entry points: the value of `body`, or `failed` with its error
 /// (or panic) raised, as CPython expects of a failed call.
 pub fn raising<T>(py: Python<'_>, failed: T, body: impl FnOnce() -> PyResult<T>) -> T {

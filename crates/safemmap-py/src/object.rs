@@ -23,7 +23,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PySlice, PyTuple};
 use safemmap::{raw, Access, Begun, Error, Mmap, MmapOptions, Scan, View};
 
 use crate::convert::{self, Bytes, Opt};
-use crate::errors::{closed, to_py};
+use crate::errors::{closed, readinto_to_py, to_py, write_to_py};
 use crate::threads::{Detached, Threads};
 
 #[cfg_attr(
@@ -245,13 +245,19 @@ impl PyMmap {
     /// Copies `count` bytes from `at` to `dst`, without the GIL if that
     /// is a long copy. `dst` must stay writable during the call (a view the
     /// caller holds, or a bytes object it is filling); it may be this map.
-    fn read_detached(&self, py: Python<'_>, at: usize, dst: *mut u8, count: usize) -> PyResult<()> {
+    /// The outer error is the map's (closed, in use), the inner the copy's.
+    fn read_detached(
+        &self,
+        py: Python<'_>,
+        at: usize,
+        dst: *mut u8,
+        count: usize,
+    ) -> PyResult<std::io::Result<()>> {
         // A plain number may cross to the GIL-free side.
         let dst = dst as usize;
         // SAFETY: the caller keeps `dst` writable; the copy behaves like memmove.
         let read = |view: View| unsafe { view.read_raw(at, dst as *mut u8, count) };
-        self.with_view(py, count >= DETACH_BYTES, read)?
-            .map_err(to_py)
+        self.with_view(py, count >= DETACH_BYTES, read)
     }
 
     /// Reads `count` bytes from the position, advancing it; a long read
@@ -267,7 +273,7 @@ impl PyMmap {
         }
         let at = map.position();
         drop(map);
-        let fill = |dst: *mut u8| self.read_detached(py, at, dst, count);
+        let fill = |dst: *mut u8| self.read_detached(py, at, dst, count)?.map_err(to_py);
         let bytes = convert::bytes_with(py, count, fill)?;
         self.set_position(at + count)?;
         Ok(bytes)
@@ -585,7 +591,7 @@ impl PyMmap {
         if len < DETACH_BYTES {
             // SAFETY: the view keeps its bytes readable until it is dropped,
             // after this call; the copy behaves like memmove (it may be this map).
-            unsafe { map.write_raw(data.as_ptr(), len) }.map_err(to_py)?;
+            unsafe { map.write_raw(data.as_ptr(), len) }.map_err(write_to_py)?;
             return Ok(len);
         }
         let at = map.position();
@@ -594,8 +600,13 @@ impl PyMmap {
         let src = data.as_ptr() as usize;
         // SAFETY: as above.
         let write = |view: View| unsafe { view.write_raw(at, src as *const u8, len) };
-        this.with_view(slf.py(), true, write)?.map_err(to_py)?;
-        this.set_position(at + len)?;
+        let written = this.with_view(slf.py(), true, write)?;
+        // Like `Mmap::write_raw`: past what was stored, a fault's prefix too.
+        let stored = written
+            .as_ref()
+            .map_or_else(safemmap::transferred, |()| len);
+        this.set_position(at + stored)?;
+        written.map_err(write_to_py)?;
         Ok(len)
     }
 
@@ -679,8 +690,11 @@ impl PyMmap {
             let map = this.map()?;
             (map.position(), target.len().min(map.remaining()))
         };
-        this.read_detached(slf.py(), at, target.as_mut_ptr(), count)?;
-        this.set_position(at + count)?;
+        let read = this.read_detached(slf.py(), at, target.as_mut_ptr(), count)?;
+        // Past the bytes the buffer received, a fault's prefix too.
+        let received = read.as_ref().map_or_else(safemmap::transferred, |()| count);
+        this.set_position(at + received)?;
+        read.map_err(readinto_to_py)?;
         Ok(count)
     }
 
@@ -786,7 +800,11 @@ impl PyMmap {
         let (start, count) = adjust(parts, map.len());
         if parts.2 == 1 && count >= DETACH_BYTES {
             drop(map);
-            let fill = |dst: *mut u8| slf.get().read_detached(py, start, dst, count);
+            let fill = |dst: *mut u8| {
+                slf.get()
+                    .read_detached(py, start, dst, count)?
+                    .map_err(to_py)
+            };
             return Ok(convert::bytes_with(py, count, fill)?.into_any());
         }
         let bytes = PyBytes::new_with(py, count, |buf| {

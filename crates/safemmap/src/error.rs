@@ -56,9 +56,22 @@ pub enum Error {
     NewSizeOutOfRange,
     /// Growing a shared anonymous map (Linux would hand back pages that fault).
     SharedAnonymousGrowth,
+    /// [`Mmap::finish_resize`](crate::Mmap::finish_resize) given a
+    /// [`Resize`](crate::Resize) that is not the map's latest.
+    ResizeOfAnotherMap,
 }
 
 impl Error {
+    /// For a fault, how many bytes the operation had certainly transferred
+    /// when it was stopped (see [`Fault::transferred`]); `None` for any
+    /// other refusal.
+    pub fn transferred(&self) -> Option<usize> {
+        match self {
+            Error::Fault(fault) => Some(fault.transferred),
+            _ => None,
+        }
+    }
+
     fn kind(self) -> io::ErrorKind {
         match self {
             Error::Fault(_) => io::ErrorKind::Other,
@@ -97,23 +110,61 @@ impl fmt::Display for Error {
             Error::SharedAnonymousGrowth => {
                 "mmap: can't expand a shared anonymous mapping on Linux"
             }
+            Error::ResizeOfAnotherMap => {
+                "a resize can only be finished by the map it began on, before another begins"
+            }
         })
     }
 }
 
 impl std::error::Error for Error {}
 
-/// A fault in mapped memory that was stopped: where, and what kind.
+/// A fault in mapped memory that was stopped: where, what kind, and how
+/// far the operation had got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {
     pub kind: FaultKind,
-    /// The offset of the faulting byte from the start of the map.
+    /// The memory that faulted: the map's own, or a buffer lent to the call.
+    pub region: Region,
+    /// The offset of the faulting byte from the start of `region`.
     pub offset: usize,
+    /// How many bytes from the start of the copy had certainly reached the
+    /// destination when the fault stopped it: those before the 64-byte
+    /// block, counted from where the copy began in the range that faulted,
+    /// that holds the first byte of the faulting page. The copy runs
+    /// forwards and stores each such block before loading past it, so these
+    /// bytes are stored; a few after them may be too. 0 for faults in a copy
+    /// whose ranges overlap ([`Mmap::copy_within`](crate::Mmap::copy_within),
+    /// which may run backwards) and in operations that are not copies.
+    pub transferred: usize,
     /// The OS error that best names it: on Unix EIO for an unbacked page,
     /// EFAULT for an inaccessible one; on Windows the Win32 error the
     /// exception carried (the in-page error's translated NTSTATUS, or
     /// ERROR_NOACCESS), as CPython reports them.
     pub os_error: i32,
+}
+
+/// Where a [`Fault`] happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+    /// In the map the operation belongs to.
+    Map,
+    /// In the buffer a write or copy read from: memory the caller lent
+    /// (`write_at_raw`'s data, `copy_fault_safe`'s source).
+    Source,
+    /// In the buffer a read or copy stored to: memory the caller lent
+    /// (`read_at_raw`'s destination, `copy_fault_safe`'s).
+    Destination,
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Region::Map => "mapped memory",
+            Region::Source => "lent source buffer",
+            Region::Destination => "lent destination buffer",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,14 +184,14 @@ impl fmt::Display for Fault {
         match self.kind {
             FaultKind::Unbacked => write!(
                 f,
-                "mapped memory at offset {} has no backing (SIGBUS): the file was truncated below it, \
+                "{} at offset {} has no backing (SIGBUS): the file was truncated below it, \
                  the file system is full, or reading it failed",
-                self.offset
+                self.region, self.offset
             ),
             FaultKind::Inaccessible => write!(
                 f,
-                "mapped memory at offset {} is not accessible (SIGSEGV): its protection forbids it",
-                self.offset
+                "{} at offset {} is not accessible (SIGSEGV): its protection forbids it",
+                self.region, self.offset
             ),
         }
     }
@@ -154,6 +205,14 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         io::Error::new(e.kind(), e)
     }
+}
+
+/// How many bytes the failed operation had certainly transferred when a
+/// fault stopped it ([`Error::transferred`]); 0 for any other error.
+pub fn transferred(err: &io::Error) -> usize {
+    refusal(err)
+        .and_then(|refusal| refusal.transferred())
+        .unwrap_or(0)
 }
 
 /// The crate's own refusal inside `err`, if it is one.

@@ -65,7 +65,7 @@ mod options;
 mod scan;
 mod sys;
 
-pub use error::{refusal, Error, Fault, FaultKind};
+pub use error::{refusal, transferred, Error, Fault, FaultKind, Region};
 pub use mmap::{Mmap, Resize};
 pub use options::{Access, MmapOptions};
 pub use scan::{default_workers, set_default_workers, Begun, Scan, View, MIN_CHUNK};
@@ -92,9 +92,10 @@ pub fn forget_displaced_handler() {
 /// Copies `len` bytes from `src` to `dst` through the fault-protected
 /// routine the maps' own copies use, for memory that may be mapped by
 /// someone else (a buffer another library lends): a fault in either range
-/// becomes an error ([`Error::Fault`], its offset counted from `src`)
-/// rather than a crash, once the fault handler is installed (making a map
-/// installs it, as does [`install_fault_handler`]).
+/// becomes an error ([`Error::Fault`]: its [`Region`] says which range,
+/// its offset is counted from that range's start, and it counts the bytes
+/// certainly copied) rather than a crash, once the fault handler is
+/// installed (making a map installs it, as does [`install_fault_handler`]).
 ///
 /// # Safety
 /// Both ranges are valid for the copy, apart from faults, and do not

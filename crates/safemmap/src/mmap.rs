@@ -4,10 +4,11 @@ use std::fmt;
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::RangeBounds;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::door::Mapped;
-use crate::error::Error;
+use crate::error::{transferred, Error};
 use crate::options::{Access, MmapOptions};
 use crate::scan::{Scan, View};
 use crate::sys;
@@ -17,6 +18,12 @@ pub use resize::Resize;
 
 /// How much [`BufRead::fill_buf`] copies out of the map at a time.
 const READ_BUFFER: usize = 8 * 1024;
+
+/// An identity no map has had yet.
+fn new_identity() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 /// A memory-mapped file or anonymous memory region.
 ///
@@ -40,6 +47,10 @@ const READ_BUFFER: usize = 8 * 1024;
 /// ```
 pub struct Mmap {
     base: NonNull<u8>,
+    /// Unique in the process, and new at every resize: a [`Resize`] names
+    /// the map (and the resize) it belongs to by it, since another map may
+    /// later be made at the same address.
+    identity: u64,
     len: usize,
     pos: usize,
     access: Access,
@@ -92,6 +103,7 @@ impl Mmap {
     ) -> Mmap {
         Mmap {
             base: NonNull::new(ptr).expect("mmap returned NULL"),
+            identity: new_identity(),
             len,
             pos: 0,
             access,
@@ -336,7 +348,9 @@ impl Mmap {
     }
 
     /// [`write_at`](Self::write_at) from raw memory, which may be this very
-    /// mapping (the copy behaves like memmove).
+    /// mapping (the copy behaves like memmove). A fault part way leaves the
+    /// bytes before it stored; the error says how many
+    /// ([`Error::transferred`]).
     ///
     /// # Safety
     /// `data..data + len` stays readable for the duration of the call.
@@ -352,15 +366,20 @@ impl Mmap {
     }
 
     /// Writes `len` bytes from raw memory (which may be this very mapping) at
-    /// the position and advances it; like [`Write::write`], all or nothing.
+    /// the position and advances it past what was stored: all of it, or, if
+    /// the write does not fit, nothing; a fault part way advances it past
+    /// the bytes stored, which the error counts ([`Error::transferred`]).
     ///
     /// # Safety
     /// `data..data + len` stays readable for the duration of the call.
     pub unsafe fn write_raw(&mut self, data: *const u8, len: usize) -> io::Result<()> {
         // SAFETY: passed on from the caller.
-        unsafe { self.write_at_raw(self.pos, data, len)? };
-        self.pos += len;
-        Ok(())
+        let written = unsafe { self.write_at_raw(self.pos, data, len) };
+        self.pos += match &written {
+            Ok(()) => len,
+            Err(err) => transferred(err),
+        };
+        written
     }
 
     /// Stores `data` at `start`, `start + step`, ...; every index must lie
@@ -428,9 +447,11 @@ impl fmt::Debug for Mmap {
     }
 }
 
+/// A read that faults part way returns the bytes before the fault, as
+/// [`Read::read`] should; the next one fails.
 impl Read for Mmap {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let count = self.read_at(self.pos, buf)?;
+        let count = partial(self.read_at(self.pos, buf))?;
         self.pos += count;
         Ok(count)
     }
@@ -456,17 +477,35 @@ impl BufRead for Mmap {
     }
 }
 
-/// Writes are all or nothing: a write that does not fit before the end
-/// fails with [`Error::DataOutOfRange`] and changes nothing.
+/// A write that does not fit before the end fails with
+/// [`Error::DataOutOfRange`] and changes nothing. One that faults part way
+/// (the file was cut under the map) stores the bytes before the fault and
+/// advances the position past them: `write` returns their count, as
+/// [`Write::write`] should, and fails only if there are none; `write_all`
+/// fails, its error counting them ([`Error::transferred`]).
 impl Write for Mmap {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // SAFETY: a slice is readable while borrowed.
-        unsafe { self.write_raw(buf.as_ptr(), buf.len())? };
-        Ok(buf.len())
+        partial(unsafe { self.write_raw(buf.as_ptr(), buf.len()) }.map(|()| buf.len()))
+    }
+
+    /// One copy, so that a fault's error counts every byte stored (the
+    /// default loop would report only its last call's).
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        // SAFETY: a slice is readable while borrowed.
+        unsafe { self.write_raw(buf.as_ptr(), buf.len()) }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Mmap::flush(self)
+    }
+}
+
+/// The count of a transfer, `Ok` too if a fault stopped it after some bytes.
+fn partial(result: io::Result<usize>) -> io::Result<usize> {
+    match result {
+        Err(err) if transferred(&err) > 0 => Ok(transferred(&err)),
+        result => result,
     }
 }
 

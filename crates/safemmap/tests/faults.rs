@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 
-use safemmap::{refusal, Error, Fault, FaultKind, Mmap};
+use safemmap::{refusal, Error, Fault, FaultKind, Mmap, Region};
 
 const PAGE: usize = 4096;
 const EIO: i32 = 5;
@@ -33,7 +33,9 @@ fn every_access_past_a_truncation_is_an_error() {
     file.set_len(PAGE as u64).unwrap();
     let unbacked = |offset| Fault {
         kind: FaultKind::Unbacked,
+        region: Region::Map,
         offset,
+        transferred: 0,
         os_error: EIO,
     };
 
@@ -42,10 +44,19 @@ fn every_access_past_a_truncation_is_an_error() {
         unbacked(3 * PAGE)
     );
     assert_eq!(
-        fault_of(map.read_at(PAGE - 10, &mut [0; 100]).unwrap_err()),
-        unbacked(PAGE)
+        fault_of(map.read_at(PAGE - 64, &mut [0; 100]).unwrap_err()),
+        Fault {
+            transferred: 64,
+            ..unbacked(PAGE)
+        }
     );
-    assert_eq!(fault_of(map.to_vec().unwrap_err()), unbacked(PAGE));
+    assert_eq!(
+        fault_of(map.to_vec().unwrap_err()),
+        Fault {
+            transferred: PAGE,
+            ..unbacked(PAGE)
+        }
+    );
     assert!(fault_of(map.find(b"needle", ..).unwrap_err()).offset >= PAGE);
     assert!(fault_of(map.rfind(b"x", ..).unwrap_err()).offset >= PAGE);
     assert_eq!(
@@ -125,7 +136,9 @@ fn inaccessible_pages_are_an_error_too() {
         fault,
         Fault {
             kind: FaultKind::Inaccessible,
+            region: Region::Map,
             offset: PAGE,
+            transferred: 0,
             os_error: EFAULT,
         }
     );
@@ -348,4 +361,91 @@ fn backward_searches_that_start_after_an_inaccessible_page_succeed() {
         }
         map.write_at(at, b"\0\0").unwrap();
     }
+}
+
+/// A map of 4 pages of `x` whose file was cut to 2, positioned at 1 page.
+fn cut_after_two_pages() -> (File, Mmap) {
+    let (file, mut map) = mapped_file(4);
+    file.set_len(2 * PAGE as u64).unwrap();
+    map.seek(SeekFrom::Start(PAGE as u64)).unwrap();
+    (file, map)
+}
+
+#[test]
+fn a_write_that_faults_part_way_returns_what_it_stored() {
+    let (file, mut map) = cut_after_two_pages();
+    assert_eq!(map.write(&[b'y'; 2 * PAGE]).unwrap(), PAGE);
+    assert_eq!(map.position(), 2 * PAGE);
+    let mut stored = vec![0; 2 * PAGE];
+    std::os::unix::fs::FileExt::read_exact_at(&file, &mut stored, 0).unwrap();
+    assert_eq!(stored, [[b'x'; PAGE], [b'y'; PAGE]].concat());
+    // Nothing more can be stored: now the write fails.
+    let fault = fault_of(map.write(b"y").unwrap_err());
+    assert_eq!((fault.offset, fault.transferred), (2 * PAGE, 0));
+    assert_eq!(map.position(), 2 * PAGE);
+
+    // A read likewise, in whole 64-byte blocks from where it began.
+    map.seek(SeekFrom::Start(PAGE as u64 + 100)).unwrap();
+    let stored = (PAGE - 100) / 64 * 64;
+    assert_eq!(map.read(&mut [0; 2 * PAGE]).unwrap(), stored);
+    assert_eq!(map.position(), PAGE + 100 + stored);
+}
+
+#[test]
+fn write_at_and_write_all_count_what_they_stored() {
+    let (_file, mut map) = cut_after_two_pages();
+    let err = map.write_at(PAGE, &[b'y'; 2 * PAGE]).unwrap_err();
+    assert_eq!(refusal(&err).unwrap().transferred(), Some(PAGE));
+    assert_eq!(
+        fault_of(err),
+        Fault {
+            kind: FaultKind::Unbacked,
+            region: Region::Map,
+            offset: 2 * PAGE,
+            transferred: PAGE,
+            os_error: EIO,
+        }
+    );
+    let err = map.write_all(&[b'z'; 2 * PAGE]).unwrap_err();
+    assert_eq!(fault_of(err).transferred, PAGE);
+    assert_eq!(map.position(), 2 * PAGE, "past the bytes stored");
+    assert_eq!(map.byte_at(2 * PAGE - 1).unwrap(), b'z');
+    let err = map.write_all(b"z").unwrap_err();
+    assert_eq!(refusal(&err).unwrap().transferred(), Some(0));
+    // A copy within the map may run backwards: nothing is known stored.
+    let err = map.copy_within(0, PAGE, 2 * PAGE).unwrap_err();
+    assert_eq!(fault_of(err).transferred, 0);
+}
+
+#[test]
+fn a_fault_in_a_lent_buffer_is_counted_from_that_buffer() {
+    let (_file, mut map) = mapped_file(4);
+    let (_other_file, mut other) = cut_after_two_pages();
+    let lent = other.as_mut_ptr().wrapping_add(100);
+    let in_lent = |region| Fault {
+        kind: FaultKind::Unbacked,
+        region,
+        offset: 2 * PAGE - 100,
+        transferred: (2 * PAGE - 100) / 64 * 64,
+        os_error: EIO,
+    };
+    // SAFETY: the other map lives, and its pages fault at most.
+    let err = unsafe { map.write_at_raw(0, lent, 3 * PAGE) }.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("lent source buffer at offset 8092"),
+        "{err}"
+    );
+    assert_eq!(fault_of(err), in_lent(Region::Source));
+    // SAFETY: as above.
+    let err = unsafe { map.read_at_raw(0, lent, 3 * PAGE) }.unwrap_err();
+    assert_eq!(fault_of(err), in_lent(Region::Destination));
+
+    let mut copy = vec![0; 3 * PAGE];
+    // SAFETY: as above; the vector holds the bytes.
+    let err = unsafe { safemmap::copy_fault_safe(lent, copy.as_ptr(), 3 * PAGE) }.unwrap_err();
+    assert_eq!(fault_of(err), in_lent(Region::Destination));
+    // SAFETY: as above.
+    let err = unsafe { safemmap::copy_fault_safe(copy.as_mut_ptr(), lent, 3 * PAGE) }.unwrap_err();
+    assert_eq!(fault_of(err), in_lent(Region::Source));
 }

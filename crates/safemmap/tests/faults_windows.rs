@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use safemmap::{refusal, Error, Fault, FaultKind, Mmap};
+use safemmap::{refusal, Error, Fault, FaultKind, Mmap, Region};
 use windows_sys::Win32::System::Memory::{VirtualProtect, PAGE_NOACCESS, PAGE_READWRITE};
 
 const ERROR_NOACCESS: i32 = 998;
@@ -40,7 +40,9 @@ fn an_inaccessible_page_is_an_error_until_it_is_accessible_again() {
     protect(&map, 2 * page, page, PAGE_NOACCESS);
     let inaccessible = |offset| Fault {
         kind: FaultKind::Inaccessible,
+        region: Region::Map,
         offset,
+        transferred: 0,
         os_error: ERROR_NOACCESS,
     };
 

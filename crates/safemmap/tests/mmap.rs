@@ -581,3 +581,33 @@ fn a_resize_left_unfinished_unmaps_what_it_cut_off() {
     map.finish_resize(grow).unwrap();
     assert_eq!(map.len(), 6 * page);
 }
+
+#[test]
+#[cfg(unix)] // ftruncate of a read-only descriptor fails
+fn a_resize_finished_on_a_map_at_the_same_address_leaves_that_map_alone() {
+    let page = safemmap::page_size();
+    let path = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(path.path(), numbered(3 * page)).unwrap();
+    let read_only = File::open(path.path()).unwrap();
+    let options = MmapOptions::new()
+        .flags(safemmap::raw::MAP_PRIVATE)
+        .prot(safemmap::raw::PROT_READ | safemmap::raw::PROT_WRITE);
+    let mut map = options.map(&read_only).unwrap();
+    let base = map.as_ptr();
+    let resize = map.start_resize(5).unwrap();
+    drop(map);
+    // A map of the same length, at the address the first one had: the
+    // kernel hands freed addresses out again, sooner or later.
+    let mut kept = Vec::new();
+    let mut other = loop {
+        let other = Mmap::anonymous(5).unwrap();
+        if other.as_ptr() == base {
+            break other;
+        }
+        assert!(kept.len() < 10_000, "the address is never reused");
+        kept.push(other);
+    };
+    assert!(other.finish_resize(resize).is_err());
+    assert_eq!(other.len(), 5, "the pages cut off are not the other map's");
+    other.write_at(0, b"still").unwrap();
+}

@@ -93,6 +93,17 @@ pub(crate) unsafe fn store_byte(dst: *mut u8, value: u8) -> Outcome {
     unsafe { store_byte_asm(dst, value) }
 }
 
+/// How far a [`copy`] that faulted certainly got, counted in either range
+/// from its start: it copies forwards in blocks of at most this many bytes
+/// (x86-64: 64 bytes loaded, then stored; `rep movsb` byte by byte;
+/// AArch64: 16 bytes, then single bytes), each block stored before any
+/// later one is loaded, and copies of up to this many bytes load everything
+/// before storing. So every block wholly before the faulting access is
+/// stored, and every byte of a faulting page faults, so each block before
+/// the one holding the first byte of the faulting page (or 0, if the copy
+/// began in that page) is stored.
+pub(crate) const COPY_BLOCK: usize = 64;
+
 /// Copies `len` bytes from `src` to `dst`.
 ///
 /// # Safety

@@ -38,7 +38,8 @@ use std::ptr;
 
 use guard::Caught;
 
-use crate::error::{Error, Fault};
+use crate::arch;
+use crate::error::{Error, Fault, Region};
 use crate::sys;
 
 /// A live mapping, borrowed for `'a`: while a `Mapped<'a>` exists the
@@ -52,14 +53,14 @@ pub(crate) struct Mapped<'a> {
 
 /// Copies `len` bytes from `src` to `dst`, neither of them necessarily a
 /// map of ours (a buffer another library lends may be its mapping): a
-/// fault in either range is an error, its offset counted from `src`.
+/// fault in either range is an error, its offset counted from that range.
 ///
 /// # Safety
 /// Both ranges are valid for the copy (they may fault) and do not overlap.
 pub(crate) unsafe fn copy_foreign(dst: *mut u8, src: *const u8, len: usize) -> io::Result<()> {
     // SAFETY: passed on from the caller; the routine's faults are caught
     // wherever they are.
-    unsafe { guard::copy(dst, src, len) }.map_err(|caught| fault_from(caught, src))
+    unsafe { guard::copy(dst, src, len) }.map_err(|caught| copy_fault(caught, None, dst, src, len))
 }
 
 /// The panic for a range a caller failed to check: out of line, so that
@@ -70,18 +71,53 @@ fn outside(range: Range<usize>, len: usize) -> ! {
     panic!("safemmap bug: {range:?} outside a mapping of {len} bytes")
 }
 
-/// The error for a fault the guard caught, its offset counted from `base`.
+/// The error for a fault the guard caught in `region`, which starts at
+/// `start` and holds the faulting address.
 #[cold]
 #[inline(never)]
-fn fault_from(caught: Caught, base: *const u8) -> io::Error {
+fn fault_in(caught: Caught, region: Region, start: usize, transferred: usize) -> io::Error {
     let (kind, os_error) = sys::classify_fault(caught.code);
-    let offset = caught.address.wrapping_sub(base as usize);
     Error::Fault(Fault {
         kind,
-        offset,
+        region,
+        offset: caught.address - start,
+        transferred,
         os_error,
     })
     .into()
+}
+
+/// The error for a fault in the leaf routine's copy of `len` bytes from
+/// `src` to `dst`, in whichever of the map's `span` (when one side lies in
+/// a map), `dst` and `src` holds the faulting address.
+#[cold]
+#[inline(never)]
+fn copy_fault(
+    caught: Caught,
+    span: Option<Range<usize>>,
+    dst: *mut u8,
+    src: *const u8,
+    len: usize,
+) -> io::Error {
+    let address = caught.address;
+    let (dst, src) = (dst as usize, src as usize);
+    // The routine touches nothing but its two ranges.
+    let (side, side_start) = if (dst..dst + len).contains(&address) {
+        (Region::Destination, dst)
+    } else {
+        (Region::Source, src)
+    };
+    // The routine copies forwards, block by block (see `arch::COPY_BLOCK`):
+    // every block before the one holding the faulting page's first byte
+    // reached the destination.
+    let page_start = address & !(sys::page_size() - 1);
+    let transferred = page_start.saturating_sub(side_start) / arch::COPY_BLOCK * arch::COPY_BLOCK;
+    match span {
+        Some(span) if span.contains(&address) => {
+            fault_in(caught, Region::Map, span.start, transferred)
+        }
+        _ => fault_in(caught, side, side_start, transferred),
+    }
 }
 
 impl<'a> Mapped<'a> {
@@ -108,9 +144,10 @@ impl<'a> Mapped<'a> {
         self.base as usize..self.base as usize + self.len
     }
 
-    /// The error for a fault the guard caught in this mapping.
+    /// The error for a fault the guard caught in this mapping, outside the
+    /// leaf routine's copy: nothing is known to be transferred.
     fn fault(&self, caught: Caught) -> io::Error {
-        fault_from(caught, self.base)
+        fault_in(caught, Region::Map, self.base as usize, 0)
     }
 
     /// Runs `body` guarded over this mapping.
@@ -172,7 +209,8 @@ impl<'a> Mapped<'a> {
             // C library's memcpy, faster from 16 MiB into fresh memory, would
             // catch faults in this mapping only.
             // SAFETY: passed on from the caller, and the ranges do not overlap.
-            return unsafe { guard::copy(dst, src, len) }.map_err(|caught| self.fault(caught));
+            return unsafe { guard::copy(dst, src, len) }
+                .map_err(|caught| copy_fault(caught, Some(self.span()), dst, src, len));
         }
         // SAFETY: passed on from the caller.
         unsafe { self.copy_overlapping(dst, src, len) }
@@ -180,6 +218,7 @@ impl<'a> Mapped<'a> {
 
     /// [`copy`](Self::copy) of ranges that overlap: rare (a map copied
     /// into itself), so out of line, keeping `copy` small enough to inline.
+    /// `ptr::copy` may run backwards, so a fault reports nothing transferred.
     ///
     /// # Safety
     /// As for [`copy`](Self::copy).

@@ -19,11 +19,11 @@ use crate::sys::{self, raw};
 /// map. [`Mmap::finish_resize`] completes it.
 #[must_use = "a failed shrink gives the map its bytes back only in `Mmap::finish_resize`"]
 pub struct Resize {
-    /// The map's base and its lengths before and after: `finish_resize`
-    /// gives pages back only to the map they were cut from.
-    base: *mut u8,
+    /// The identity the map took on when this resize began: `finish_resize`
+    /// gives pages back only to that map, and only while it has it.
+    map_identity: u64,
+    /// The map's length before.
     old_len: usize,
-    new_len: usize,
     /// The file to truncate, and its new length.
     truncate: Option<(Arc<sys::OwnedFile>, u64)>,
     /// The pages past the new end, mapped until `run` unmaps them.
@@ -34,7 +34,7 @@ pub struct Resize {
 }
 
 // SAFETY: the pages the value points to are its own (the map no longer
-// reaches them); `base` is only compared. Nothing is tied to a thread.
+// reaches them). Nothing is tied to a thread.
 unsafe impl Send for Resize {}
 
 impl Resize {
@@ -96,11 +96,11 @@ impl Mmap {
     pub fn start_resize(&mut self, new_len: usize) -> io::Result<Resize> {
         let file_end = self.check_new_len(new_len)?;
         self.buffer.clear();
+        self.identity = super::new_identity();
         let file = self.file.clone().filter(|_| !self.is_anonymous());
         let mut resize = Resize {
-            base: self.base.as_ptr(),
+            map_identity: self.identity,
             old_len: self.len,
-            new_len,
             truncate: file.map(|file| (file, file_end)),
             tail: self.base.as_ptr(),
             tail_len: 0,
@@ -129,18 +129,25 @@ impl Mmap {
     /// Completes a [`start_resize`](Self::start_resize), running the rest
     /// first if nobody did. If truncating the file failed, the map gets its
     /// bytes back (it is as it was before `start_resize`) and the error is
-    /// returned; from another map, or one resized since, the pages are
-    /// unmapped instead.
+    /// returned.
+    ///
+    /// Only the map that began the resize can finish it, and only before
+    /// another resize of it begins. Given any other `Resize` (another map's,
+    /// even one made at the same address since, or a stale one), this map
+    /// is left alone and [`Error::ResizeOfAnotherMap`] returned; the resize
+    /// has still run, and the pages it cut off are unmapped.
     pub fn finish_resize(&mut self, mut resize: Resize) -> io::Result<()> {
         resize.run();
+        if resize.map_identity != self.identity {
+            return Err(Error::ResizeOfAnotherMap.into());
+        }
         let Some(Err(error)) = resize.outcome.take() else {
             return Ok(());
         };
-        if resize.base == self.base.as_ptr() && resize.new_len == self.len {
-            // The tail still follows the map's last page: it is the map's again.
-            resize.tail_len = 0;
-            self.len = resize.old_len;
-        }
+        // Nothing has resized the map since: the tail still follows its
+        // last page, and is the map's again.
+        resize.tail_len = 0;
+        self.len = resize.old_len;
         Err(error)
     }
 
