@@ -180,6 +180,8 @@ mod linux {
     /// A child: a previous action, a trigger fired twice, with or without
     /// safemmap on top. What the handler saw is printed; dying is the status.
     fn previous_action_child(kind: &str, how: &str, with: &str) {
+        // SAFETY: arms a timer that ends a hung child.
+        unsafe { libc::alarm(20) };
         // SAFETY: a fresh anonymous page, owned by this process.
         let trap = unsafe {
             libc::mmap(

@@ -22,12 +22,45 @@
 //! `Copy` types cannot implement `Drop`, so the closure's frame owns nothing
 //! to drop. The closure only calls routines that own nothing either, and
 //! take no locks (`ptr::copy`, i.e. libc's memmove, libc's memchr, and the
-//! `memchr` crate's searchers, whose `find` methods neither allocate nor
-//! hold guards). When a fault abandons those frames, no destructor is
-//! skipped and no lock is left held: they are "plain old frames" in the
-//! sense of RFC 2945. The arch routine restores every callee-saved register
-//! from its own frame.
+//! `memchr` and `bytecount` crates' searchers, whose `find`/`rfind`/`count`
+//! methods neither allocate nor hold guards). Searchers are built before the
+//! guarded call and lent to it; nothing with drop glue is made inside, not
+//! even a no-op one (memchr's `memmem::rfind` builds a `FinderRev`, its
+//! `find_iter` holds a `Finder`: the door uses neither inside a call). When a
+//! fault abandons those frames, no destructor is skipped and no lock is left
+//! held: they are "plain old frames" in the sense of RFC 2945. The arch
+//! routine restores every callee-saved register from its own frame.
 //!
+//! ## Settled questions
+//!
+//! * **A slice over shared memory, lent to a searcher.** Inside a guarded
+//!   call the door lends memchr and bytecount a `&[u8]` over the mapping,
+//!   which another process may write meanwhile: in Rust's abstract machine,
+//!   a race with non-atomic reads. It is accepted, and confined: the slice
+//!   exists only inside one call, in this module, and only code that reads
+//!   it and returns a number sees it. Those routines make no decision about
+//!   memory from a byte they read (each index they return is bounded by the
+//!   slice's length, and the door checks it again), so a byte that changes
+//!   under them can change an answer, as it can for any reader racing a
+//!   writer, never what memory is touched. The alternative, searchers over
+//!   raw pointers, exists in memchr for single bytes only.
+//! * **Recognising our faults.** By program counter for the leaf routines
+//!   (exact), by the innermost activation and the faulting address for a
+//!   guarded call. A signal handler that interrupts a guarded call and makes
+//!   one of its own is covered by the innermost rule. One that touches the
+//!   interrupted call's range *without* a guarded call would be resumed at
+//!   that call's fix-up, abandoning the handler's frame: that needs a raw
+//!   pointer into the map (`Mmap::as_ptr`, a buffer export) used from a
+//!   signal handler on the very thread that is reading the map, which this
+//!   crate documents as the caller's to keep safe.
+//! * **Shadow stacks (Intel CET, AArch64 GCS).** Resuming at a fix-up with
+//!   a saved stack pointer skips returns a shadow stack would expect. The
+//!   crate's objects carry no shadow-stack property, so the loader does not
+//!   enable shadow stacks in a process that contains them.
+//! * **Unloading.** The handler's code must outlive its installation: the
+//!   first installation pins the library that contains it (`dlopen` with
+//!   `RTLD_NODELETE`), so a `dlclose` cannot unmap it.
+
 //! ## Per-thread state
 //!
 //! A guarded call records its range, and the stack pointer to resume with,

@@ -329,9 +329,11 @@ impl<'a> Mapped<'a> {
             return self.locate(range, move |hay| memchr::memrchr(byte, hay));
         }
         let near = range.end - range.len().min(NEAR);
-        let found = self.locate(near..range.end, move |hay| {
-            memchr::memmem::rfind(hay, needle)
-        })?;
+        // Built out here: a guarded call may be abandoned, and must hold
+        // nothing with a destructor (see `guard`).
+        let near_finder = memchr::memmem::FinderRev::new(needle);
+        let near_finder = &near_finder;
+        let found = self.locate(near..range.end, move |hay| near_finder.rfind(hay))?;
         if found.is_some() || near == range.start {
             return Ok(found);
         }
@@ -480,7 +482,7 @@ impl<'a> Mapped<'a> {
         }
         let finder = memchr::memmem::Finder::new(needle);
         let finder = &finder;
-        self.scan(range, move |hay| finder.find_iter(hay).count())
+        self.scan(range, move |hay| count_matches(finder, hay))
     }
 
     /// Runs `search` over the mapped bytes of `range`; the index it finds,
@@ -599,6 +601,19 @@ fn last_match(finder: &memchr::memmem::Finder<'_>, hay: &[u8]) -> Option<usize> 
         from += found + 1;
     }
     last
+}
+
+/// How many non-overlapping matches of `finder`'s needle lie in `hay`,
+/// counted greedily: `find_iter(hay).count()`, without the iterator, which
+/// holds a `Finder` with drop glue inside the guarded call.
+fn count_matches(finder: &memchr::memmem::Finder<'_>, hay: &[u8]) -> usize {
+    let mut count = 0;
+    let mut from = 0;
+    while let Some(found) = hay.get(from..).and_then(|rest| finder.find(rest)) {
+        count += 1;
+        from += found + finder.needle().len();
+    }
+    count
 }
 
 /// The mapping index of the `i`-th element of a strided slice.

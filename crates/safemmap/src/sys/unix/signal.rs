@@ -218,6 +218,9 @@ impl Drop for Installing {
 /// for every map construction: two syscalls per signal at most.
 pub(crate) fn install_fault_handler() {
     let _installing = Installing::start();
+    if !INSTALLED.load(Ordering::Relaxed) {
+        stay_loaded();
+    }
     // Made here, not in the handler: a failure leaves chaining frameless.
     let _ = CHAIN.prepare();
     for (index, &signal) in SIGNALS.iter().enumerate() {
@@ -237,6 +240,27 @@ pub(crate) fn install_fault_handler() {
         }
     }
     INSTALLED.store(true, Ordering::Release);
+}
+
+/// Pins the library that holds the handler, so that a `dlclose` cannot
+/// unmap code the signal dispositions point at. Best effort: a library that
+/// cannot be found stays as it was.
+fn stay_loaded() {
+    // SAFETY: a zeroed Dl_info is a valid out-buffer; dladdr fills it with
+    // pointers that live as long as the library. dlopen with RTLD_NOLOAD
+    // only takes another reference to an object already loaded, never
+    // released.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        if libc::dladdr(handler_address() as *const c_void, &mut info) != 0
+            && !info.dli_fname.is_null()
+        {
+            libc::dlopen(
+                info.dli_fname,
+                libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE,
+            );
+        }
+    }
 }
 
 /// Installs the handler if it never was, without a system call once it
