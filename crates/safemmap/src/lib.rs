@@ -42,6 +42,24 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! ## Living with other users of SIGSEGV and SIGBUS
+//!
+//! On Unix, the handler that turns faults into errors is one of possibly
+//! several users of the two signals. What is not a fault of this crate's own
+//! access goes to the actions it displaced, delivered as the kernel would
+//! have: their `sa_mask` and `SA_NODEFER`, `SA_SIGINFO` or not,
+//! `SA_RESETHAND` once; the default action kills with the right signal, and
+//! a signal sent with `kill` or `raise` is never taken for a fault. Chaining
+//! is per thread and re-entrant; a handler that never returns
+//! (`siglongjmp`) leaves nothing behind. `fork()` is safe at any moment: no
+//! lock or one-time start can be inherited held, and no other thread's
+//! guard record. There is no limit on threads. A handler installed after
+//! this crate's runs first until [`install_fault_handler`] (or the next
+//! construction of a file's map) puts this crate's back on top; one
+//! uninstalled again should be reported with [`forget_displaced_handler`].
+//! The rules and their limits are in `sys/unix/signal.rs`; the soundness
+//! argument in `door/guard.rs`.
+//!
 //! ## Layout
 //!
 //! * `door`: the only code that dereferences mapped memory, and
