@@ -487,13 +487,20 @@ mod linux {
             ),
         ];
         let filter = std::env::args().nth(1).filter(|arg| !arg.starts_with('-'));
-        let mut failed = 0;
-        let mut passed = 0;
+        // qemu-user cannot run threads in the child of a multi-threaded
+        // guest (the children exit with 127): fork is tested natively.
+        let emulated = std::env::var_os("SAFEMMAP_TEST_RUNNER").is_some();
+        let (mut passed, mut failed, mut ignored) = (0, 0, 0);
         for (name, test) in tests {
             if filter
                 .as_deref()
                 .is_some_and(|filter| !name.contains(filter))
             {
+                continue;
+            }
+            if emulated && name.starts_with("fork") {
+                println!("test {name} ... ignored, under an emulator");
+                ignored += 1;
                 continue;
             }
             let outcome = std::panic::catch_unwind(test);
@@ -507,7 +514,7 @@ mod linux {
             }
         }
         let result = if failed == 0 { "ok" } else { "FAILED" };
-        println!("\ntest result: {result}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out\n");
+        println!("\ntest result: {result}. {passed} passed; {failed} failed; {ignored} ignored; 0 measured; 0 filtered out\n");
         std::process::exit(i32::from(failed > 0));
     }
 }
