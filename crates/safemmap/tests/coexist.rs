@@ -453,12 +453,80 @@ mod linux {
         }
     }
 
+    /// The map a signal handler searches while the interrupted thread is
+    /// inside a guarded call of its own.
+    static HANDLER_MAP: AtomicUsize = AtomicUsize::new(0);
+    static HANDLER_SEARCHES: AtomicUsize = AtomicUsize::new(0);
+
+    extern "C" fn search_in_handler(_: libc::c_int) {
+        // SAFETY: the address of a map that lives until the timer stops.
+        let map = unsafe { &*(HANDLER_MAP.load(Ordering::SeqCst) as *const Mmap) };
+        // Longer than 512 bytes: a guarded call, not a search in a copy.
+        if map.find(b"needle", ..).ok() == Some(Some(map.len() - 6)) {
+            HANDLER_SEARCHES.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn nested_child() {
+        // SAFETY: arms a timer that ends a hung child.
+        unsafe { libc::alarm(60) };
+        let (_file, searched) = haystack(1 << 20);
+        HANDLER_MAP.store(&searched as *const Mmap as usize, Ordering::SeqCst);
+        let (_cut_file, cut) = long_cut_map();
+        let every_100_us = libc::itimerval {
+            it_interval: libc::timeval {
+                tv_sec: 0,
+                tv_usec: 100,
+            },
+            it_value: libc::timeval {
+                tv_sec: 0,
+                tv_usec: 100,
+            },
+        };
+        // SAFETY: a handler with the plain signature; the timer's signal is
+        // SIGPROF, which nothing else here uses.
+        unsafe {
+            libc::signal(
+                libc::SIGPROF,
+                search_in_handler as *const () as libc::sighandler_t,
+            );
+            libc::setitimer(libc::ITIMER_PROF, &every_100_us, std::ptr::null_mut());
+        }
+        let mut caught = 0;
+        while HANDLER_SEARCHES.load(Ordering::SeqCst) < 200 {
+            caught += usize::from(refusal_is_fault(cut.scan(..).workers(1).find(b"zz")));
+        }
+        // SAFETY: stops the timer.
+        unsafe {
+            let stop: libc::itimerval = std::mem::zeroed();
+            libc::setitimer(libc::ITIMER_PROF, &stop, std::ptr::null_mut());
+        }
+        observe(format_args!(
+            "every search of the cut map caught: {}",
+            caught > 0
+        ));
+    }
+
+    /// A signal handler that makes a guarded call while its thread is inside
+    /// another: each is recognised on its own (a single record per thread
+    /// had the inner call clear the outer's range, and the outer's fault
+    /// then killed the process).
+    fn a_guarded_call_inside_a_signal_handler_inside_another() {
+        let (status, observed) = run_child("nested");
+        assert!(status.success(), "{status:?}");
+        assert_eq!(
+            observed,
+            ["observed: every search of the cut map caught: true"]
+        );
+    }
+
     fn run_as_child(case: &str) {
         match case.split(':').collect::<Vec<_>>()[..] {
             ["previous", kind, how, with] => previous_action_child(kind, how, with),
             ["repairing"] => repairing_handler_child(),
             ["fork-storm"] => fork_storm_child(),
             ["pool-start"] => pool_start_child(),
+            ["nested"] => nested_child(),
             _ => panic!("unknown child {case}"),
         }
     }
@@ -467,7 +535,7 @@ mod linux {
         if let Some(case) = child_case() {
             return run_as_child(&case);
         }
-        let tests: [(&str, fn()); 5] = [
+        let tests: [(&str, fn()); 6] = [
             (
                 "previous_actions_see_what_they_would_without_safemmap",
                 previous_actions_see_what_they_would_without_safemmap,
@@ -479,6 +547,10 @@ mod linux {
             (
                 "two_thousand_live_threads_each_use_a_map",
                 two_thousand_live_threads_each_use_a_map,
+            ),
+            (
+                "a_guarded_call_inside_a_signal_handler_inside_another",
+                a_guarded_call_inside_a_signal_handler_inside_another,
             ),
             ("fork_at_any_moment", fork_at_any_moment),
             (

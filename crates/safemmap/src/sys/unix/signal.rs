@@ -230,12 +230,20 @@ pub(crate) fn install_fault_handler() {
         }
         let below = TOP[index].load(Ordering::Relaxed);
         TOP[index].store(displaced(current, below), Ordering::Release);
-        // SAFETY: `on_fault` has the SA_SIGINFO signature; the mask starts empty.
+        // SAFETY: `on_fault` has the SA_SIGINFO signature; the mask is
+        // initialised before use.
         unsafe {
             let mut ours: libc::sigaction = std::mem::zeroed();
             ours.sa_sigaction = handler_address();
             ours.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
-            libc::sigemptyset(&mut ours.sa_mask);
+            // Other signals wait until the handler is done, so that their
+            // handlers run where they would have, not nested on our
+            // alternate stack; the two faults stay deliverable, for faults
+            // inside a displaced handler.
+            libc::sigfillset(&mut ours.sa_mask);
+            for fault in SIGNALS {
+                libc::sigdelset(&mut ours.sa_mask, fault);
+            }
             libc::sigaction(signal, &ours, ptr::null_mut());
         }
     }
@@ -464,9 +472,10 @@ unsafe fn resend(signal: libc::c_int, _: *mut libc::siginfo_t) {
     unsafe { libc::pthread_kill(libc::pthread_self(), signal) };
 }
 
-/// Runs a displaced handler as the kernel would: with its mask added and
-/// the signal blocked unless it has `SA_NODEFER`, in the form its flags
-/// announce; a [`ChainFrame`] says so meanwhile.
+/// Runs a displaced handler as the kernel would: with its mask added to
+/// the interrupted code's and the signal blocked unless it has
+/// `SA_NODEFER`, in the form its flags announce; a [`ChainFrame`] says so
+/// meanwhile.
 ///
 /// # Safety
 /// The kernel's arguments to the running handler.
@@ -479,14 +488,20 @@ unsafe fn call(
     outer: *const ChainFrame,
 ) {
     let action = &record.action;
-    let mut mask = action.sa_mask;
-    // SAFETY: `mask` and `restore` are initialised sigsets or out-buffers.
+    // SAFETY: the kernel's ucontext holds the interrupted code's mask;
+    // `mask` and `restore` are initialised sigsets or out-buffers.
+    let mut mask = unsafe { (*context.cast::<libc::ucontext_t>()).uc_sigmask };
     let mut restore: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe {
+        for blocked in 1..NSIG {
+            if libc::sigismember(&action.sa_mask, blocked) == 1 {
+                libc::sigaddset(&mut mask, blocked);
+            }
+        }
         if action.sa_flags & libc::SA_NODEFER == 0 {
             libc::sigaddset(&mut mask, signal);
         }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &mask, &mut restore);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &mask, &mut restore);
     }
     let mut frame = ChainFrame {
         check: 0,
@@ -519,6 +534,12 @@ unsafe fn call(
     // SAFETY: puts back the mask saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &restore, ptr::null_mut()) };
 }
+
+/// One past the highest signal number.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const NSIG: libc::c_int = 65;
+#[cfg(target_vendor = "apple")]
+const NSIG: libc::c_int = 32;
 
 /// The calling thread's errno.
 #[cfg(any(target_os = "linux", target_os = "android"))]
