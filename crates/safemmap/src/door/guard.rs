@@ -64,16 +64,16 @@
 //! ## Per-thread state
 //!
 //! A guarded call records its range, and the stack pointer to resume with,
-//! in an [`Activation`] on its own stack, and publishes it as the calling
-//! thread's innermost activation (`sys::set_innermost_activation`, a
-//! thread-specific value the handler reads with `sys::innermost_activation`).
-//! The record exists only while the call runs, so
+//! in an [`Activation`] on its own stack, linked from its thread's
+//! [`ThreadRecord`] for as long as the call runs. The record is made at the
+//! thread's first guarded call, found through a thread-specific value
+//! (`sys::thread_record`), and freed when the thread exits. So
 //!
 //! * there is no table to fill: any number of threads can make guarded
 //!   calls at once, and a thread that exits leaves nothing behind;
-//! * a child of `fork()` inherits only the forking thread's value, which
-//!   points at that thread's own live stack: no other thread's record can
-//!   make a fault in the child resume on a stack that no longer exists;
+//! * a child of `fork()` sees only the forking thread's record, which
+//!   points at that thread's own live stack: no other thread's activation
+//!   can make a fault in the child resume on a stack that no longer exists;
 //! * only the innermost activation counts: a signal handler that interrupts
 //!   a guarded call and makes one of its own pushes a new activation, and a
 //!   fault in the outer call's range while the handler runs is not ours
@@ -98,7 +98,7 @@ use crate::sys;
 /// A guarded call in progress, on its caller's stack. The handler reads it
 /// on the same thread, while the call is interrupted: `Cell`s, since the
 /// arch routine writes `sp` behind the compiler's back.
-pub(crate) struct Activation {
+struct Activation {
     /// The guarded address range.
     range: Range<usize>,
     /// The stack pointer to resume with, written by `arch::guarded_call`.
@@ -106,6 +106,46 @@ pub(crate) struct Activation {
     /// The activation this one interrupted (a signal handler's guarded
     /// call inside another), restored when this one ends.
     outer: *const Activation,
+}
+
+/// A thread's guard state: its innermost activation, or null.
+pub(crate) struct ThreadRecord {
+    innermost: Cell<*const Activation>,
+}
+
+/// The calling thread's record, made at its first guarded call.
+#[inline]
+fn thread_record() -> std::io::Result<&'static ThreadRecord> {
+    // SAFETY: a non-null value is a record this thread made, freed only
+    // when it exits.
+    match unsafe { sys::thread_record().as_ref() } {
+        Some(record) => Ok(record),
+        None => new_thread_record(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn new_thread_record() -> std::io::Result<&'static ThreadRecord> {
+    let record = Box::into_raw(Box::new(ThreadRecord {
+        innermost: Cell::new(std::ptr::null()),
+    }));
+    if let Err(error) = sys::set_thread_record(record) {
+        // SAFETY: made above and published nowhere.
+        drop(unsafe { Box::from_raw(record) });
+        return Err(error);
+    }
+    // SAFETY: freed only when this thread exits.
+    Ok(unsafe { &*record })
+}
+
+/// Frees a thread's record when the thread exits (`sys` calls it).
+///
+/// # Safety
+/// `record` came from [`new_thread_record`] and nothing uses it any more.
+pub(crate) unsafe fn free_thread_record(record: *mut ThreadRecord) {
+    // SAFETY: passed on from the caller.
+    drop(unsafe { Box::from_raw(record) });
 }
 
 /// A fault stopped by the guard: what the OS said (`sys::classify_fault`
@@ -183,17 +223,17 @@ pub(crate) unsafe fn guarded<R: Copy, F: FnOnce() -> R + Copy>(
     range: Range<usize>,
     body: F,
 ) -> std::io::Result<Result<R, Caught>> {
-    let outer = sys::innermost_activation().cast::<Activation>();
+    let record = thread_record()?;
     let activation = Activation {
         range,
         sp: Cell::new(0),
-        outer,
+        outer: record.innermost.get(),
     };
     let mut call = Call {
         body,
         result: MaybeUninit::uninit(),
     };
-    sys::set_innermost_activation((&raw const activation).cast())?;
+    record.innermost.set(&raw const activation);
     // The handler runs on this thread: ordering against it needs only the
     // compiler not to move the activation's stores past the call.
     compiler_fence(Ordering::SeqCst);
@@ -207,9 +247,7 @@ pub(crate) unsafe fn guarded<R: Copy, F: FnOnce() -> R + Copy>(
         )
     };
     compiler_fence(Ordering::SeqCst);
-    // Cannot fail: the value set above left the C library nothing to
-    // allocate.
-    let _ = sys::set_innermost_activation(activation.outer.cast());
+    record.innermost.set(activation.outer);
     // SAFETY: without a fault, `run` wrote the result.
     Ok(outcome
         .caught()
@@ -237,10 +275,10 @@ pub(crate) fn resume_point(pc: usize, address: usize) -> Option<Resume> {
             sp: None,
         });
     }
-    // SAFETY: a non-null value is the address of an activation of this
-    // thread's whose guarded call has not returned (`guarded` restores the
-    // outer value before its frame ends), so it is live.
-    let activation = unsafe { sys::innermost_activation().cast::<Activation>().as_ref()? };
+    // SAFETY: a non-null record is this thread's, live until it exits; a
+    // non-null innermost activation is one whose guarded call has not
+    // returned (`guarded` restores the outer one before its frame ends).
+    let activation = unsafe { sys::thread_record().as_ref()?.innermost.get().as_ref()? };
     activation.range.contains(&address).then(|| Resume {
         pc: arch::guarded_call_fault(),
         sp: Some(activation.sp.get()),

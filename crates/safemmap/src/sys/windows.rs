@@ -32,12 +32,12 @@ use windows_sys::Win32::System::Memory::{
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::{
-    GetActiveProcessorCount, GetActiveProcessorGroupCount, GetCurrentProcess,
-    GetProcessAffinityMask, TlsAlloc, TlsFree, TlsGetValue, TlsSetValue, ALL_PROCESSOR_GROUPS,
-    TLS_OUT_OF_INDEXES,
+    FlsAlloc, FlsFree, FlsGetValue, FlsSetValue, GetActiveProcessorCount,
+    GetActiveProcessorGroupCount, GetCurrentProcess, GetProcessAffinityMask, ALL_PROCESSOR_GROUPS,
+    FLS_OUT_OF_INDEXES,
 };
 
-use crate::door::guard;
+use crate::door::guard::{self, ThreadRecord};
 
 /// A handle as the caller hands it over (`INVALID_HANDLE_VALUE` = none).
 pub(crate) type RawFile = RawHandle;
@@ -280,57 +280,62 @@ pub(crate) fn invalid_argument() -> io::Error {
     io::Error::from_raw_os_error(ERROR_INVALID_PARAMETER as i32)
 }
 
-/// The TLS index that holds each thread's innermost guarded activation
-/// (see `door::guard`), plus one; 0 until made.
-static ACTIVATION_SLOT: AtomicUsize = AtomicUsize::new(0);
+/// The fiber-local index that holds each thread's guard record (see
+/// `door::guard`), plus one; 0 until made. Fiber-local rather than
+/// thread-local for its callback, which frees the record at the thread's
+/// exit.
+static RECORD_SLOT: AtomicUsize = AtomicUsize::new(0);
 
-fn activation_slot() -> io::Result<u32> {
-    if let slot @ 1.. = ACTIVATION_SLOT.load(Ordering::Acquire) {
+unsafe extern "system" fn free_thread_record(record: *const c_void) {
+    if !record.is_null() {
+        // SAFETY: Windows calls this once, at the thread's exit, with the
+        // record the thread made.
+        unsafe { guard::free_thread_record(record.cast_mut().cast()) };
+    }
+}
+
+fn record_slot() -> io::Result<u32> {
+    if let slot @ 1.. = RECORD_SLOT.load(Ordering::Acquire) {
         return Ok(slot as u32 - 1);
     }
-    // SAFETY: no preconditions.
-    let slot = unsafe { TlsAlloc() };
-    if slot == TLS_OUT_OF_INDEXES {
+    // SAFETY: the callback has the signature Windows expects.
+    let slot = unsafe { FlsAlloc(Some(free_thread_record)) };
+    if slot == FLS_OUT_OF_INDEXES {
         return Err(io::Error::last_os_error());
     }
-    match ACTIVATION_SLOT.compare_exchange(
-        0,
-        slot as usize + 1,
-        Ordering::AcqRel,
-        Ordering::Acquire,
-    ) {
+    match RECORD_SLOT.compare_exchange(0, slot as usize + 1, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => Ok(slot),
         Err(winner) => {
             // SAFETY: nobody else has seen `slot`.
-            unsafe { TlsFree(slot) };
+            unsafe { FlsFree(slot) };
             Ok(winner as u32 - 1)
         }
     }
 }
 
-/// The calling thread's innermost guarded activation, or null. Safe in the
-/// exception handler, whose caller's last-error value it keeps.
-pub(crate) fn innermost_activation() -> *const c_void {
-    match ACTIVATION_SLOT.load(Ordering::Acquire) {
+/// The calling thread's guard record, or null. Safe in the exception
+/// handler, whose caller's last-error value it keeps.
+pub(crate) fn thread_record() -> *const ThreadRecord {
+    match RECORD_SLOT.load(Ordering::Acquire) {
         0 => ptr::null(),
         slot => {
-            // SAFETY: a TLS index allocated and never freed; TlsGetValue
+            // SAFETY: an index allocated and never freed; FlsGetValue
             // resets the last error, which the interrupted code may need.
             unsafe {
                 let last_error = GetLastError();
-                let value = TlsGetValue(slot as u32 - 1);
+                let value = FlsGetValue(slot as u32 - 1);
                 SetLastError(last_error);
-                value
+                value.cast()
             }
         }
     }
 }
 
-/// Publishes the calling thread's innermost guarded activation.
-pub(crate) fn set_innermost_activation(activation: *const c_void) -> io::Result<()> {
-    let slot = activation_slot()?;
-    // SAFETY: a TLS index allocated and never freed.
-    match unsafe { TlsSetValue(slot, activation) } {
+/// Publishes the calling thread's guard record, freed when it exits.
+pub(crate) fn set_thread_record(record: *const ThreadRecord) -> io::Result<()> {
+    let slot = record_slot()?;
+    // SAFETY: an index allocated and never freed.
+    match unsafe { FlsSetValue(slot, record.cast()) } {
         0 => Err(io::Error::last_os_error()),
         _ => Ok(()),
     }

@@ -7,8 +7,8 @@ mod thread_value;
 
 pub(crate) use cpu::{cgroup_root, online_cpus, process_affinity_cpus, thread_affinity_cpus};
 pub(crate) use signal::{
-    ensure_fault_handler, forget_displaced_handler, innermost_activation, install_fault_handler,
-    set_innermost_activation,
+    ensure_fault_handler, forget_displaced_handler, install_fault_handler, set_thread_record,
+    thread_record,
 };
 
 use std::io;

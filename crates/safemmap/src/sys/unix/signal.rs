@@ -49,7 +49,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use super::thread_value::ThreadValue;
-use crate::door::guard::{self, Resume};
+use crate::door::guard::{self, Resume, ThreadRecord};
 
 const SIGNALS: [libc::c_int; 2] = [libc::SIGBUS, libc::SIGSEGV];
 
@@ -80,10 +80,16 @@ static INSTALLING: AtomicUsize = AtomicUsize::new(0);
 /// Set once the handler was first installed (another may have gone over
 /// it since).
 static INSTALLED: AtomicBool = AtomicBool::new(false);
-/// Each thread's innermost guarded activation (see `door::guard`).
-static ACTIVATION: ThreadValue = ThreadValue::new();
+/// Each thread's guard record (see `door::guard`).
+static RECORD: ThreadValue = ThreadValue::new(Some(free_thread_record));
 /// Each thread's innermost [`ChainFrame`].
-static CHAIN: ThreadValue = ThreadValue::new();
+static CHAIN: ThreadValue = ThreadValue::new(None);
+
+unsafe extern "C" fn free_thread_record(record: *mut c_void) {
+    // SAFETY: the C library calls this once, at the thread's exit, with
+    // the record the thread made.
+    unsafe { guard::free_thread_record(record.cast()) };
+}
 /// Chains in progress that could not record a frame (see the module docs).
 static FRAMELESS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 
@@ -121,15 +127,14 @@ impl ChainFrame {
     }
 }
 
-/// The calling thread's innermost guarded activation, or null.
-/// Async-signal-safe.
-pub(crate) fn innermost_activation() -> *const c_void {
-    ACTIVATION.get()
+/// The calling thread's guard record, or null. Async-signal-safe.
+pub(crate) fn thread_record() -> *const ThreadRecord {
+    RECORD.get().cast()
 }
 
-/// Publishes the calling thread's innermost guarded activation.
-pub(crate) fn set_innermost_activation(activation: *const c_void) -> std::io::Result<()> {
-    ACTIVATION.set(activation)
+/// Publishes the calling thread's guard record, freed when it exits.
+pub(crate) fn set_thread_record(record: *const ThreadRecord) -> std::io::Result<()> {
+    RECORD.set(record.cast())
 }
 
 fn current_action(signal: libc::c_int) -> libc::sigaction {

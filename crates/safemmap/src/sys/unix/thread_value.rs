@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) struct ThreadValue {
     /// The pthread key plus one; 0 until made.
     key: AtomicUsize,
+    /// Called at a thread's exit with its value, if not null.
+    destructor: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
 /// glibc keeps the first 32 keys' values in the thread descriptor and
@@ -26,9 +28,10 @@ const KEYS_NEVER_ALLOCATING: usize = 32;
 const KEYS_NEVER_ALLOCATING: usize = usize::MAX;
 
 impl ThreadValue {
-    pub(crate) const fn new() -> ThreadValue {
+    pub(crate) const fn new(destructor: Option<unsafe extern "C" fn(*mut c_void)>) -> ThreadValue {
         ThreadValue {
             key: AtomicUsize::new(0),
+            destructor,
         }
     }
 
@@ -41,9 +44,9 @@ impl ThreadValue {
 
     fn make(&self) -> io::Result<libc::pthread_key_t> {
         let mut key: libc::pthread_key_t = 0;
-        // SAFETY: `key` is a valid out-pointer; no destructor, since every
-        // value points at its thread's own stack.
-        match unsafe { libc::pthread_key_create(&mut key, None) } {
+        // SAFETY: `key` is a valid out-pointer, the destructor takes what
+        // the values are.
+        match unsafe { libc::pthread_key_create(&mut key, self.destructor) } {
             0 => {}
             error => return Err(io::Error::from_raw_os_error(error)),
         }
