@@ -83,8 +83,9 @@
 //!
 //! The handler allocates nothing, takes no lock and touches no Rust
 //! thread-local (whose first use in a thread may allocate): it reads the
-//! thread-specific value and the activation it points to, plain loads from
-//! the faulting thread's own stack.
+//! thread-specific value (`pthread_getspecific`, `FlsGetValue`: a load
+//! from the thread's descriptor), the thread's record and the activation it
+//! points to, which lives on the faulting thread's own stack.
 
 use std::cell::Cell;
 use std::ffi::c_void;
