@@ -285,6 +285,7 @@ impl<'a> Mapped<'a> {
     }
 
     /// [`find`](Self::find), failing on a fault anywhere it reads.
+    #[inline]
     fn find_or_fault(&self, range: Range<usize>, needle: &[u8]) -> io::Result<Option<usize>> {
         if let &[byte] = needle {
             // The C library's memchr needs no searcher built first, and is
