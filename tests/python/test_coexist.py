@@ -105,13 +105,27 @@ STEPS = {
     "fault": "expect_fault(); say('fault raised')",
 }
 
+# How the child dies, and of which signal.
 CRASHES = {
     # raise(SIGSEGV) in C, after faulthandler's own crash-report suppression
-    "_sigsegv": "faulthandler._sigsegv()",
+    "_sigsegv": ("faulthandler._sigsegv()", signal.SIGSEGV),
     # a read of address 0 in C: a real fault
-    "_read_null": "faulthandler._read_null()",
+    "_read_null": ("faulthandler._read_null()", signal.SIGSEGV),
     # a read through ctypes of an unmapped address
-    "string_at": "ctypes.string_at(16)",
+    "string_at": ("ctypes.string_at(16)", signal.SIGSEGV),
+    "string_at-on-a-thread": (
+        "crasher = threading.Thread(target=ctypes.string_at, args=(16,))\ncrasher.start()\ncrasher.join()",
+        signal.SIGSEGV,
+    ),
+    # past the end of a file cut short, through the stdlib's map
+    "cut-stdlib-map": (
+        "import mmap as std_mmap\n"
+        "std = std_mmap.mmap(fd, 0)\n"
+        "os.ftruncate(fd, PAGE)\n"
+        "ctypes.string_at(ctypes.addressof(ctypes.c_char.from_buffer(std, PAGE)), 1)",
+        signal.SIGBUS,
+    ),
+    "kill": ("os.kill(os.getpid(), signal.SIGSEGV)", signal.SIGSEGV),
 }
 
 # (python options, environment, steps, faulthandler reports expected)
@@ -134,13 +148,14 @@ ORDERS = {
 @pytest.mark.parametrize("crash", sorted(CRASHES))
 @pytest.mark.parametrize("order", list(ORDERS))
 def test_faulthandler_in_any_order_reports_a_crash_as_without_safemmap(order, crash):
-    """The process dies of SIGSEGV with at most one crash report, as it does
-    without safemmap, never hangs; safemmap's faults raise OSError at each
-    point, faulthandler enabled or not."""
+    """The process dies of its signal with at most one crash report, as it
+    does without safemmap, never hangs; safemmap's faults raise OSError at
+    each point, faulthandler enabled or not."""
     options, env, steps, reports = ORDERS[order]
-    body = "\n".join(STEPS[step] for step in steps) + f"\n{CRASHES[crash]}\nsay('survived')\n"
+    code, signum = CRASHES[crash]
+    body = "\n".join(STEPS[step] for step in steps) + f"\n{code}\nsay('survived')\n"
     with_, without = with_and_without(body, *options, env=env)
-    assert with_.returncode == -signal.SIGSEGV, with_.stderr
+    assert with_.returncode == -signum, with_.stderr
     assert with_.stdout == "fault raised\n" * steps.count("fault"), with_.stderr
     assert with_.stderr.count("Fatal Python error") == reports, with_.stderr
     assert outcome(with_) == outcome(without), (with_.stderr, without.stderr)
@@ -313,6 +328,7 @@ PROBE_ORDERS = {
     "probe-first": "assert probes.install_probe_handler() == 0\nfirst_map()",
     # another map of a file puts safemmap's handler back on top
     "safemmap-first": "first_map()\nassert probes.install_probe_handler() == 0\nfirst_map()",
+    "faulthandler-probe-safemmap": "faulthandler.enable()\nassert probes.install_probe_handler() == 0\nfirst_map()",
 }
 
 
@@ -388,7 +404,7 @@ for scanner in scanners:
     scanner.start()
 statuses = []
 try:
-    for number in range(40):
+    for number in range(50):
         pid = os.fork()
         if pid == 0:
             try:
@@ -410,7 +426,39 @@ def test_forked_children_scan_fault_and_crash_while_the_parent_scans():
     read a cut page outside any guarded call die of SIGBUS."""
     child = run_child(FORK_STORM, timeout=120)
     assert (child.returncode, child.stderr) == (0, ""), child.stderr
-    assert child.stdout == f"{[0, -signal.SIGBUS] * 20}\n"
+    assert child.stdout == f"{[0, -signal.SIGBUS] * 25}\n"
+
+
+# Each round forks a child whose scan pool never started; it starts it on a
+# thread (its first parallel find) and forks at once: the grandchild's
+# scans must not wait for a start its parent's thread was making.
+POOL_START = FORK_STORM.split("scanners = ")[0] + """
+statuses = []
+for round in range(60):
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(60)
+        starter = threading.Thread(target=big.find, args=(b"needle",), kwargs={"workers": 2})
+        starter.start()
+        grandchild = os.fork()
+        if grandchild == 0:
+            try:
+                child(crash=False)
+            finally:
+                os._exit(4)
+        starter.join()
+        os._exit(os.waitstatus_to_exitcode(os.waitpid(grandchild, 0)[1]) & 0xFF)
+    statuses.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    if statuses[-1]:
+        break  # a hung grandchild took a minute: one is enough
+print(statuses)
+"""
+
+
+def test_forked_while_the_scan_pool_starts_children_scan():
+    child = run_child(POOL_START, timeout=120)
+    assert (child.returncode, child.stderr) == (0, ""), child.stderr
+    assert child.stdout == f"{[0] * 60}\n"
 
 
 # --- 5. Thousands of threads ------------------------------------------------
