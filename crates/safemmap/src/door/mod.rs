@@ -418,7 +418,7 @@ impl<'a> Mapped<'a> {
     /// `range` the faulting page leaves on `direction`'s first side, while
     /// that part is shorter and not empty (see the module docs). The first
     /// fault is the error when no part has the answer.
-    #[inline]
+    #[inline(always)]
     fn before_faults<T>(
         &self,
         range: Range<usize>,
