@@ -426,9 +426,24 @@ impl<'a> Mapped<'a> {
         mut attempt: impl FnMut(Range<usize>) -> io::Result<Option<T>>,
     ) -> io::Result<Option<T>> {
         match attempt(range.clone()) {
-            Err(first) => self.retry_before_faults(first, range, direction, attempt),
+            Err(first) => self.retry_owning(first, range, direction, attempt),
             done => done,
         }
+    }
+
+    /// Hands `attempt` to the retries by value: a reference taken on the
+    /// search's own path made it store the closure's captures there first
+    /// (readline ran some 5% slower).
+    #[cold]
+    #[inline(never)]
+    fn retry_owning<T>(
+        &self,
+        first: io::Error,
+        range: Range<usize>,
+        direction: Direction,
+        mut attempt: impl FnMut(Range<usize>) -> io::Result<Option<T>>,
+    ) -> io::Result<Option<T>> {
+        self.retry_before_faults(first, range, direction, &mut attempt)
     }
 
     /// The retries of [`before_faults`](Self::before_faults): out of line,
@@ -440,7 +455,7 @@ impl<'a> Mapped<'a> {
         first: io::Error,
         range: Range<usize>,
         direction: Direction,
-        mut attempt: impl FnMut(Range<usize>) -> io::Result<Option<T>>,
+        attempt: &mut dyn FnMut(Range<usize>) -> io::Result<Option<T>>,
     ) -> io::Result<Option<T>> {
         let mut part = range;
         let mut fault = fault_offset(&first);
