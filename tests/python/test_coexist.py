@@ -231,6 +231,7 @@ PROBE_C = r"""
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/time.h>
 
 static __thread sigjmp_buf probe_jump;
 static __thread volatile sig_atomic_t probing;
@@ -259,6 +260,35 @@ int install_probe_handler(void)
     action.sa_flags = SA_SIGINFO;
     sigemptyset(&action.sa_mask);
     return sigaction(SIGSEGV, &action, NULL) | sigaction(SIGBUS, &action, NULL);
+}
+
+static const volatile char *peek_at;
+static volatile sig_atomic_t peeked;
+
+static void on_profiling_tick(int signum)
+{
+    (void)signum;
+    if (peek_at && !peeked) {
+        peeked = 1;
+        (void)*peek_at;
+    }
+}
+
+/* Reads *addr once, from a SIGPROF handler, at a profiling tick. */
+int peek_from_a_signal_handler(const volatile char *addr)
+{
+    struct sigaction action;
+    struct itimerval every = {{0, 200}, {0, 200}};
+    peek_at = addr;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_profiling_tick;
+    sigemptyset(&action.sa_mask);
+    return sigaction(SIGPROF, &action, NULL) | setitimer(ITIMER_PROF, &every, NULL);
+}
+
+int peeked_yet(void)
+{
+    return peeked;
 }
 
 /* 1 if reading addr faulted, 0 if not. */
@@ -339,6 +369,38 @@ def test_probes_that_siglongjmp_out_work_on_four_threads(probe_library, order):
     expected = f"{[(2 * 5000, 0)] * 4}\n1 1 0\n"
     assert (with_.returncode, with_.stdout, with_.stderr) == (0, expected, "")
     assert outcome(with_) == outcome(without)
+
+
+def test_a_signal_handler_that_faults_inside_a_guarded_call_is_not_resumed_there(probe_library):
+    """A profiling signal handler in another library reads a lost page of a
+    map while the interrupted thread searches that map inside a guarded
+    call: the handler's fault is not safemmap's (its code is neither
+    safemmap's nor the C library's), so the process dies of SIGBUS, as it
+    would without safemmap, instead of the handler being abandoned and the
+    search failing in its place."""
+    child = run_child(
+        PRELUDE.format(with_safemmap=True)
+        + f"""
+import time
+probes = ctypes.CDLL({probe_library!r})
+probes.peek_from_a_signal_handler.argtypes = [ctypes.c_void_p]
+big_fd, big_path = tempfile.mkstemp()
+os.unlink(big_path)
+os.ftruncate(big_fd, 16 << 20)
+m = mmap.mmap(big_fd, 0)
+os.ftruncate(big_fd, 12 << 20)
+lost = ctypes.addressof(ctypes.c_char.from_buffer(m, 13 << 20))
+probes.peek_from_a_signal_handler(lost)
+deadline = time.monotonic() + 20
+while not probes.peeked_yet() and time.monotonic() < deadline:
+    try:
+        m.find(b"zz", workers=1)
+    except OSError:
+        pass
+say("survived", probes.peeked_yet())
+"""
+    )
+    assert (child.returncode, child.stdout) == (-signal.SIGBUS, ""), outcome(child)
 
 
 def test_a_signal_sent_after_many_probes_reaches_the_probe_handler(probe_library):

@@ -10,8 +10,9 @@
 //! either
 //!
 //! * the program counter is in one of `arch`'s leaf access routines, or
-//! * the faulting thread is inside [`guarded`] and the address lies in the
-//!   range it declared (the map being accessed).
+//! * the faulting thread is inside [`guarded`], the program counter is in
+//!   code that guarded calls run, and the address lies in the range the
+//!   innermost call declared (the map being accessed).
 //!
 //! Anything else goes to the handler installed before ours (see
 //! `sys::signal`), so unrelated crashes still crash as they would have.
@@ -45,14 +46,18 @@
 //!   writer, never what memory is touched. The alternative, searchers over
 //!   raw pointers, exists in memchr for single bytes only.
 //! * **Recognising our faults.** By program counter for the leaf routines
-//!   (exact), by the innermost activation and the faulting address for a
-//!   guarded call. A signal handler that interrupts a guarded call and makes
-//!   one of its own is covered by the innermost rule. One that touches the
-//!   interrupted call's range *without* a guarded call would be resumed at
-//!   that call's fix-up, abandoning the handler's frame: that needs a raw
-//!   pointer into the map (`Mmap::as_ptr`, a buffer export) used from a
-//!   signal handler on the very thread that is reading the map, which this
-//!   crate documents as the caller's to keep safe.
+//!   (exact); for a guarded call, by the program counter lying in code that
+//!   guarded calls run (this library's and the C library's executable
+//!   segments, found once with `dl_iterate_phdr` on Linux), the innermost
+//!   activation and the faulting address. A signal handler that interrupts
+//!   a guarded call and makes one of its own is covered by the innermost
+//!   rule; one that touches the interrupted call's range without a guarded
+//!   call, from another library, by the program counter. What remains:
+//!   such a handler in this library's own object (a statically linked
+//!   program) or inside the C library (its memcpy on a map's raw pointer),
+//!   and on macOS, where the ranges are not looked up, any such handler;
+//!   each needs a raw pointer into the map used from a signal handler on
+//!   the very thread that is reading it.
 //! * **Shadow stacks (Intel CET, AArch64 GCS).** Resuming at a fix-up with
 //!   a saved stack pointer skips returns a shadow stack would expect. The
 //!   crate's objects carry no shadow-stack property, so the loader does not
@@ -275,6 +280,11 @@ pub(crate) fn resume_point(pc: usize, address: usize) -> Option<Resume> {
             pc: arch::access_fault(),
             sp: None,
         });
+    }
+    // Code other than ours and the C library's (a signal handler that
+    // interrupted a guarded call) is never resumed at the call's fix-up.
+    if !sys::may_run_guarded(pc) {
+        return None;
     }
     // SAFETY: a non-null record is this thread's, live until it exits; a
     // non-null innermost activation is one whose guarded call has not

@@ -358,6 +358,14 @@ pub(crate) fn classify_fault(code: usize) -> (crate::FaultKind, i32) {
 /// never needed.
 pub(crate) use ensure_fault_handler as install_fault_handler;
 
+/// Whether code at `pc` may be running inside a guarded call: always, as
+/// far as the handler needs to know. Windows runs no signal handler in the
+/// middle of a thread's code (an APC runs only in an alertable wait, and
+/// guarded calls make none).
+pub(crate) fn may_run_guarded(_: usize) -> bool {
+    true
+}
+
 /// Nothing to forget: a vectored handler displaces nothing.
 pub(crate) fn forget_displaced_handler() {}
 

@@ -1,10 +1,12 @@
 //! Unix backend: mmap(2), mremap(2) where Linux has it, msync, madvise,
 //! fstat, ftruncate and dup; CPU counts.
 
+mod code;
 mod cpu;
 mod signal;
 mod thread_value;
 
+pub(crate) use code::may_run_guarded;
 pub(crate) use cpu::{cgroup_root, online_cpus, process_affinity_cpus, thread_affinity_cpus};
 pub(crate) use signal::{
     ensure_fault_handler, forget_displaced_handler, install_fault_handler, set_thread_record,

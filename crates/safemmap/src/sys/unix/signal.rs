@@ -225,6 +225,7 @@ pub(crate) fn install_fault_handler() {
     let _installing = Installing::start();
     if !INSTALLED.load(Ordering::Relaxed) {
         stay_loaded();
+        super::code::record();
     }
     // Made here, not in the handler: a failure leaves chaining frameless.
     let _ = CHAIN.prepare();
