@@ -12,6 +12,19 @@ CROSS_TARGETS=(x86_64-pc-windows-gnu x86_64-apple-darwin aarch64-apple-darwin aa
 
 step() { printf '\n==== %s\n' "$*"; }
 
+# What the tests need beyond Rust and the Pythons, installed here so that
+# this script works on a fresh machine (the cross linkers, wine and qemu
+# come with the scripts that use them).
+step "rustup components and cross targets"
+rustup component add rustfmt clippy
+rustup target add "${CROSS_TARGETS[@]}"
+for version in "${SUPPORTED_PYTHONS[@]}"; do
+    python_for "$version" >/dev/null 2>&1 || {
+        echo "missing: Python $version (install it with: pyenv install $version)" >&2
+        exit 1
+    }
+done
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
