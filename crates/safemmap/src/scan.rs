@@ -459,6 +459,9 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     let forks = sys::fork_count();
     let mut started = POOL.load(Ordering::Acquire);
     if started.is_null() {
+        if !epoch_collector_started() {
+            return None;
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(default_workers())
             .thread_name(|i| format!("safemmap-scan-{i}"))
@@ -484,6 +487,29 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     // SAFETY: a published pool is never freed.
     let started = unsafe { &*started };
     started.pool.as_ref().filter(|_| started.forks == forks)
+}
+
+/// Starts crossbeam-epoch's global collector, which rayon's deques use,
+/// on the calling thread; `false` if that cannot be done now. The collector
+/// starts under a `Once` at its first use: a fork while another thread is
+/// inside it leaves that `Once` running for ever in the child, and any pool
+/// started there hangs (its workers wait on it at their first steal). So a
+/// pool is only started once the collector is, and a child forked while it
+/// was starting runs its scans in turn, as does a thread that finds another
+/// starting it.
+fn epoch_collector_started() -> bool {
+    /// 0: not started; 1: started; else the starting thread's fork count
+    /// plus 2.
+    static COLLECTOR: AtomicUsize = AtomicUsize::new(0);
+    let starting = sys::fork_count() + 2;
+    match COLLECTOR.compare_exchange(0, starting, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            drop(crossbeam_epoch::pin());
+            COLLECTOR.store(1, Ordering::Release);
+            true
+        }
+        Err(state) => state == 1,
+    }
 }
 
 #[cfg(test)]
