@@ -461,6 +461,10 @@ impl BufRead for Mmap {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         let window = self.buffered_at..self.buffered_at + self.buffer.len();
         if !window.contains(&self.pos) {
+            if self.remaining() == 0 {
+                // At the end, or past it after a shrink.
+                return Ok(&[]);
+            }
             let mut buffer = std::mem::take(&mut self.buffer);
             buffer.resize(self.remaining().min(READ_BUFFER), 0);
             // Only what is there: a line that ends before a page the file
@@ -472,8 +476,9 @@ impl BufRead for Mmap {
         Ok(&self.buffer[self.pos - self.buffered_at..])
     }
 
+    /// More than `fill_buf` returned (a caller's mistake) stops at the end.
     fn consume(&mut self, amount: usize) {
-        self.pos += amount;
+        self.pos += amount.min(self.remaining());
     }
 }
 
@@ -522,6 +527,12 @@ impl Seek for Mmap {
             return Err(Error::SeekOutOfRange.into());
         }
         self.pos = target as usize;
+        Ok(self.pos as u64)
+    }
+
+    /// The position, even past the end after a shrink, where the default
+    /// (a seek by 0) fails.
+    fn stream_position(&mut self) -> io::Result<u64> {
         Ok(self.pos as u64)
     }
 }

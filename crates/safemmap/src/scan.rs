@@ -110,6 +110,10 @@ impl View {
     /// returns how many.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<usize> {
         let count = buf.len().min(self.len.saturating_sub(offset));
+        if count == 0 {
+            // `offset` may lie past the end, where the door has no bytes.
+            return Ok(0);
+        }
         self.mem().read(offset, &mut buf[..count])?;
         Ok(count)
     }

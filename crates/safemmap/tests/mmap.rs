@@ -611,3 +611,65 @@ fn a_resize_finished_on_a_map_at_the_same_address_leaves_that_map_alone() {
     assert_eq!(other.len(), 5, "the pages cut off are not the other map's");
     other.write_at(0, b"still").unwrap();
 }
+
+#[test]
+fn read_at_past_the_end_reads_nothing() {
+    let map = Mmap::anonymous(10).unwrap();
+    let mut buf = [7; 4];
+    assert_eq!(map.read_at(11, &mut buf).unwrap(), 0);
+    assert_eq!(map.read_at(usize::MAX, &mut buf).unwrap(), 0);
+    assert_eq!(map.read_at(10, &mut buf).unwrap(), 0);
+    assert_eq!(buf, [7; 4]);
+}
+
+/// A file's map at position 6000, shrunk to 100 bytes: the position now
+/// lies past the end.
+#[cfg(unix)] // truncating a mapped file
+fn shrunk_under_the_position() -> Mmap {
+    let file = file_with(&numbered(8192));
+    let mut map = Mmap::map(&file).unwrap();
+    map.seek(SeekFrom::Start(6000)).unwrap();
+    map.resize(100).unwrap();
+    map
+}
+
+#[test]
+#[cfg(unix)]
+fn read_past_the_end_after_a_shrink_reads_nothing() {
+    let mut map = shrunk_under_the_position();
+    assert_eq!(map.read(&mut [0; 16]).unwrap(), 0);
+    assert_eq!(map.position(), 6000);
+}
+
+#[test]
+#[cfg(unix)]
+fn fill_buf_past_the_end_after_a_shrink_is_empty() {
+    let mut map = shrunk_under_the_position();
+    assert!(map.fill_buf().unwrap().is_empty());
+}
+
+#[test]
+#[cfg(unix)]
+fn read_line_past_the_end_after_a_shrink_reads_nothing() {
+    let mut map = shrunk_under_the_position();
+    let mut line = String::new();
+    assert_eq!(map.read_line(&mut line).unwrap(), 0);
+    assert_eq!(map.read_until(b'\n', &mut Vec::new()).unwrap(), 0);
+}
+
+#[test]
+#[cfg(unix)]
+fn stream_position_past_the_end_after_a_shrink_is_the_position() {
+    let mut map = shrunk_under_the_position();
+    assert_eq!(map.stream_position().unwrap(), 6000);
+}
+
+#[test]
+fn consuming_more_than_was_filled_stops_at_the_end() {
+    let mut map = Mmap::anonymous(10).unwrap();
+    map.seek(SeekFrom::Start(3)).unwrap();
+    map.fill_buf().unwrap();
+    map.consume(usize::MAX);
+    assert_eq!(map.position(), 10);
+    assert!(map.fill_buf().unwrap().is_empty());
+}
