@@ -38,6 +38,10 @@ pub enum Error {
     WriteByteOutOfRange,
     /// A write that would not fit between the position and the end.
     DataOutOfRange,
+    /// [`read_exact_at`](crate::Mmap::read_exact_at) or
+    /// [`write_all_at`](crate::Mmap::write_all_at) of a range that reaches
+    /// past the end: `io::ErrorKind::UnexpectedEof`, as from std's `FileExt`.
+    RangePastEnd,
     /// A `copy_within` range outside the map.
     MoveOutOfRange,
     /// A `flush` range outside the map.
@@ -79,6 +83,7 @@ impl Error {
                 io::ErrorKind::PermissionDenied
             }
             Error::SharedAnonymousGrowth => io::ErrorKind::Unsupported,
+            Error::RangePastEnd => io::ErrorKind::UnexpectedEof,
             _ => io::ErrorKind::InvalidInput,
         }
     }
@@ -99,6 +104,7 @@ impl fmt::Display for Error {
             Error::ReadByteOutOfRange => "read byte out of range",
             Error::WriteByteOutOfRange => "write byte out of range",
             Error::DataOutOfRange => "data out of range",
+            Error::RangePastEnd => "the range reaches past the end of the map",
             Error::MoveOutOfRange => "source, destination, or count out of range",
             Error::FlushOutOfRange => "flush values out of range",
             Error::AdviseStartOutOfRange => "madvise start out of bounds",

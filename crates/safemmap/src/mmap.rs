@@ -197,6 +197,29 @@ impl Mmap {
         self.own_view().read_at(offset, buf)
     }
 
+    /// Fills `buf` with the bytes from `offset`: all of them, or, if the
+    /// range reaches past the end, none, with an error of kind
+    /// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof)
+    /// ([`Error::RangePastEnd`]), as std's `FileExt::read_exact_at` reports
+    /// a file too short. An empty `buf` is filled anywhere.
+    pub fn read_exact_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<()> {
+        match self.all_there(offset, buf.len())? {
+            true => self.mem().read(offset, buf),
+            false => Ok(()),
+        }
+    }
+
+    /// Whether `offset..offset + len` holds bytes to transfer: `false` when
+    /// empty (wherever it lies), an [`Error::RangePastEnd`] when it reaches
+    /// past the end.
+    fn all_there(&self, offset: usize, len: usize) -> io::Result<bool> {
+        match offset.checked_add(len) {
+            _ if len == 0 => Ok(false),
+            Some(end) if end <= self.len => Ok(true),
+            _ => Err(Error::RangePastEnd.into()),
+        }
+    }
+
     /// Copies `len` bytes from `offset` to raw memory, which may be any
     /// memory (this map's included); all of them must lie in the map.
     ///
@@ -345,6 +368,20 @@ impl Mmap {
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
         // SAFETY: a slice is readable while borrowed.
         unsafe { self.write_at_raw(offset, data.as_ptr(), data.len()) }
+    }
+
+    /// [`write_at`](Self::write_at) with std's `FileExt::write_all_at`
+    /// name and error: a range that reaches past the end (a map does not
+    /// grow, unlike a file) fails with kind
+    /// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof)
+    /// ([`Error::RangePastEnd`]) and writes nothing. An empty `data` is
+    /// written anywhere.
+    pub fn write_all_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
+        self.check_writable()?;
+        match self.all_there(offset, data.len())? {
+            true => self.write_at(offset, data),
+            false => Ok(()),
+        }
     }
 
     /// [`write_at`](Self::write_at) from raw memory, which may be this very

@@ -673,3 +673,37 @@ fn consuming_more_than_was_filled_stops_at_the_end() {
     assert_eq!(map.position(), 10);
     assert!(map.fill_buf().unwrap().is_empty());
 }
+
+#[test]
+fn exact_reads_and_whole_writes_at_offsets_are_all_or_nothing() {
+    let mut map = Mmap::anonymous(10).unwrap();
+    map.write_all_at(6, b"wxyz").unwrap();
+    let mut buf = [0; 4];
+    map.read_exact_at(6, &mut buf).unwrap();
+    assert_eq!(&buf, b"wxyz");
+
+    let mut buf = [7; 4];
+    for offset in [7, 10, 11, usize::MAX] {
+        let err = map.read_exact_at(offset, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(refusal(&err), Some(Error::RangePastEnd));
+        let err = map.write_all_at(offset, b"abcd").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+    assert_eq!(buf, [7; 4], "nothing read");
+    assert_eq!(
+        map.to_vec().unwrap(),
+        b"\0\0\0\0\0\0wxyz",
+        "nothing written"
+    );
+    // Nothing to transfer is all there anywhere, as with std's FileExt.
+    map.read_exact_at(usize::MAX, &mut []).unwrap();
+    map.write_all_at(usize::MAX, b"").unwrap();
+
+    let mut read_only = MmapOptions::new()
+        .len(10)
+        .access(Access::Read)
+        .map_anon()
+        .unwrap();
+    assert_eq!(refused(read_only.write_all_at(0, b"a")), Error::ReadOnly);
+}
