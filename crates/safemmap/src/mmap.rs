@@ -46,6 +46,7 @@ fn new_identity() -> u64 {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Mmap {
+    /// Dangling when `len` is 0: an empty file's map has nothing mapped.
     base: NonNull<u8>,
     /// Unique in the process, and new at every resize: a [`Resize`] names
     /// the map (and the resize) it belongs to by it, since another map may
@@ -73,9 +74,18 @@ unsafe impl Send for Mmap {}
 unsafe impl Sync for Mmap {}
 
 impl Mmap {
-    /// Maps the whole of `file`, readable and writable, shared.
+    /// Maps the whole of `file`, readable and writable, shared: the file
+    /// must be open for reading and writing ([`Error::FileNotWritable`]
+    /// otherwise). An empty file gives an empty map.
     pub fn map(file: &impl sys::AsFile) -> io::Result<Mmap> {
         MmapOptions::new().map(file)
+    }
+
+    /// Maps the whole of `file` read-only, as a file open only for reading
+    /// can be: [`MmapOptions`] with [`Access::Read`]. Writes fail with
+    /// [`Error::ReadOnly`].
+    pub fn map_read_only(file: &impl sys::AsFile) -> io::Result<Mmap> {
+        MmapOptions::new().access(Access::Read).map(file)
     }
 
     /// Maps `len` bytes of zero-filled anonymous memory, shared with children.
@@ -89,7 +99,7 @@ impl Mmap {
 
     /// # Safety
     /// `ptr..ptr + len` is a mapping made with `flags`/`prot` that the new
-    /// value will own and unmap.
+    /// value will own and unmap, or `len` is 0 and `ptr` any non-null pointer.
     #[allow(clippy::too_many_arguments)]
     pub(crate) unsafe fn from_parts(
         ptr: *mut u8,
@@ -469,7 +479,18 @@ impl Mmap {
 impl Drop for Mmap {
     fn drop(&mut self) {
         // SAFETY: the mapping is ours and nothing borrows `self` any more.
-        unsafe { sys::unmap(self.base.as_ptr(), self.len) };
+        unsafe { release(self.base.as_ptr(), self.len) };
+    }
+}
+
+/// Unmaps a map's whole mapping; an empty map has none.
+///
+/// # Safety
+/// As for `sys::unmap`, unless `len` is 0.
+unsafe fn release(base: *mut u8, len: usize) {
+    if len > 0 {
+        // SAFETY: passed on from the caller.
+        unsafe { sys::unmap(base, len) };
     }
 }
 

@@ -208,7 +208,12 @@ impl MmapOptions {
             (false, true) => Some(sys::duplicate(file)?),
             _ => None,
         };
-        let ptr = sys::map(len, prot, flags, file, self.offset)?;
+        let ptr = match len {
+            // An empty file: the kernel maps nothing of length 0.
+            0 => std::ptr::NonNull::dangling().as_ptr(),
+            len => sys::map(len, prot, flags, file, self.offset)
+                .map_err(|err| explain_refusal(err, file, flags, prot))?,
+        };
         if file == sys::NO_FILE {
             // Its pages fault only on a hardware error: installed once
             // will do, and saves two system calls, a sixth of the map's
@@ -235,19 +240,40 @@ impl MmapOptions {
     }
 }
 
-/// Checks `len` and `offset` against a regular file's size, and resolves
-/// `len == 0` to the rest of the file. Other kinds of file are left to the
-/// kernel, as CPython does.
-fn checked_len(file: sys::RawFile, len: usize, offset: u64) -> io::Result<usize> {
-    if file == sys::NO_FILE {
-        return Ok(len);
+/// The error for a refused mapping: one of a file the access does not
+/// allow (a read-write map of a file open for reading only) says which
+/// call to use instead, keeping the OS error's kind and number.
+#[cold]
+fn explain_refusal(err: io::Error, file: sys::RawFile, flags: i32, prot: i32) -> io::Error {
+    let shared_write = prot & raw::PROT_WRITE != 0 && flags & raw::MAP_PRIVATE == 0;
+    let regular = file != sys::NO_FILE && sys::regular_file_size(file).is_some();
+    match err.raw_os_error() {
+        Some(os_error)
+            if err.kind() == io::ErrorKind::PermissionDenied && shared_write && regular =>
+        {
+            Error::FileNotWritable { os_error }.into()
+        }
+        _ => err,
     }
-    let Some(size) = sys::regular_file_size(file) else {
-        return Ok(len);
+}
+
+/// Checks `len` and `offset` against a regular file's size, and resolves
+/// `len == 0` to the rest of the file: 0 for an empty file, whose map is
+/// empty. Other kinds of file are left to the kernel, as CPython does,
+/// except that nothing else maps 0 bytes (the kernel's EINVAL).
+fn checked_len(file: sys::RawFile, len: usize, offset: u64) -> io::Result<usize> {
+    let regular_size = match file == sys::NO_FILE {
+        true => None,
+        false => sys::regular_file_size(file),
+    };
+    let size = match regular_size {
+        None if len == 0 => return Err(sys::invalid_argument()),
+        None => return Ok(len),
+        Some(size) => size,
     };
     if len == 0 {
         if size == 0 {
-            return Err(Error::EmptyFile.into());
+            return Ok(0);
         }
         if offset >= size {
             return Err(Error::OffsetBeyondFile.into());

@@ -161,7 +161,9 @@ impl View {
         if offset > self.len || len > self.len - offset {
             return Err(Error::FlushOutOfRange.into());
         }
-        if matches!(self.access, Access::Read | Access::Copy) {
+        // Read-only and copy-on-write maps have nothing to write back, nor
+        // an empty file's, which has nothing mapped.
+        if matches!(self.access, Access::Read | Access::Copy) || self.len == 0 {
             return Ok(());
         }
         // SAFETY: the range lies in the mapping (checked above).

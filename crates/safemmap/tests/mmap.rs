@@ -45,8 +45,6 @@ fn maps_the_whole_file_by_default_and_writes_through() {
 #[test]
 #[cfg(unix)] // errno values, page-sized offsets, truncating a mapped file
 fn validates_length_and_offset_against_the_file() {
-    let empty = file_with(b"");
-    assert_eq!(refused(Mmap::map(&empty)), Error::EmptyFile);
     let file = file_with(&[7; 8292]);
     let granularity = safemmap::allocation_granularity() as u64;
     assert_eq!(
@@ -706,4 +704,58 @@ fn exact_reads_and_whole_writes_at_offsets_are_all_or_nothing() {
         .map_anon()
         .unwrap();
     assert_eq!(refused(read_only.write_all_at(0, b"a")), Error::ReadOnly);
+}
+
+#[test]
+fn an_empty_file_maps_to_an_empty_map_that_can_grow() {
+    let file = file_with(b"");
+    let mut map = Mmap::map(&file).unwrap();
+    assert!(map.is_empty() && !map.is_anonymous());
+    assert_eq!(map.to_vec().unwrap(), b"");
+    assert_eq!(map.find(b"", ..).unwrap(), Some(0));
+    assert_eq!(map.count(b"a", ..).unwrap(), 0);
+    assert_eq!(map.read(&mut [0; 4]).unwrap(), 0);
+    assert_eq!(refused(map.byte_at(0)), Error::IndexOutOfRange);
+    map.flush().unwrap();
+    map.resize(5).unwrap();
+    map.write_at(0, b"grown").unwrap();
+    map.flush().unwrap();
+    assert_eq!(file_bytes(&file), b"grown");
+    assert_eq!(Mmap::map_read_only(&file_with(b"")).unwrap().len(), 0);
+    // A length is still checked against the file; an anonymous map needs one.
+    assert_eq!(
+        refused(MmapOptions::new().len(1).map(&file_with(b""))),
+        Error::LengthBeyondFile
+    );
+    assert!(Mmap::anonymous(0).is_err());
+}
+
+#[test]
+#[cfg(unix)] // a file opened read-only, EACCES
+fn a_file_open_for_reading_maps_read_only_and_read_write_says_what_to_use() {
+    let path = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    std::fs::write(&path, b"read me").unwrap();
+    let file = File::open(&path).unwrap();
+    let mut map = Mmap::map_read_only(&file).unwrap();
+    assert_eq!(map.access(), Access::Read);
+    assert_eq!(map.to_vec().unwrap(), b"read me");
+    assert_eq!(refused(map.write_at(0, b"w")), Error::ReadOnly);
+
+    let err = Mmap::map(&file).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+    let refusal = refusal(&err).unwrap();
+    assert_eq!(refusal, Error::FileNotWritable { os_error: 13 });
+    assert_eq!(refusal.os_error(), Some(13)); // EACCES
+    let text = err.to_string();
+    assert!(
+        text.starts_with("Permission denied (os error 13): "),
+        "{text}"
+    );
+    assert!(
+        text.contains("read-write") && text.contains("Mmap::map_read_only"),
+        "{text}"
+    );
+    // Copy-on-write needs no write access to the file.
+    let mut copy = MmapOptions::new().access(Access::Copy).map(&file).unwrap();
+    copy.write_at(0, b"R").unwrap();
 }
