@@ -208,11 +208,17 @@ impl MmapOptions {
             (false, true) => Some(sys::duplicate(file)?),
             _ => None,
         };
-        let ptr = match len {
-            // An empty file: the kernel maps nothing of length 0.
-            0 => std::ptr::NonNull::dangling().as_ptr(),
-            len => sys::map(len, prot, flags, file, self.offset)
-                .map_err(|err| explain_refusal(err, file, flags, prot))?,
+        let (ptr, len) = match len {
+            // An empty file's map has nothing mapped.
+            None => (std::ptr::NonNull::dangling().as_ptr(), 0),
+            // The kernel's EINVAL, which Windows does not give for a view:
+            // a map of 0 bytes is taken for an empty file's.
+            Some(0) => return Err(sys::invalid_argument()),
+            Some(len) => (
+                sys::map(len, prot, flags, file, self.offset)
+                    .map_err(|err| explain_refusal(err, file, flags, prot))?,
+                len,
+            ),
         };
         if file == sys::NO_FILE {
             // Its pages fault only on a hardware error: installed once
@@ -258,30 +264,27 @@ fn explain_refusal(err: io::Error, file: sys::RawFile, flags: i32, prot: i32) ->
 }
 
 /// Checks `len` and `offset` against a regular file's size, and resolves
-/// `len == 0` to the rest of the file: 0 for an empty file, whose map is
-/// empty. Other kinds of file are left to the kernel, as CPython does,
-/// except that nothing else maps 0 bytes (the kernel's EINVAL).
-fn checked_len(file: sys::RawFile, len: usize, offset: u64) -> io::Result<usize> {
-    let regular_size = match file == sys::NO_FILE {
-        true => None,
-        false => sys::regular_file_size(file),
-    };
-    let size = match regular_size {
-        None if len == 0 => return Err(sys::invalid_argument()),
-        None => return Ok(len),
-        Some(size) => size,
+/// `len == 0` to the rest of the file; `None` for an empty file, whose map
+/// is empty. Other kinds of file are left to the kernel, as CPython does.
+fn checked_len(file: sys::RawFile, len: usize, offset: u64) -> io::Result<Option<usize>> {
+    if file == sys::NO_FILE {
+        return Ok(Some(len));
+    }
+    let Some(size) = sys::regular_file_size(file) else {
+        return Ok(Some(len));
     };
     if len == 0 {
         if size == 0 {
-            return Ok(0);
+            return Ok(None);
         }
         if offset >= size {
             return Err(Error::OffsetBeyondFile.into());
         }
-        return Ok(usize::try_from(size - offset).map_err(|_| Error::LengthBeyondFile)?);
+        let rest = usize::try_from(size - offset).map_err(|_| Error::LengthBeyondFile)?;
+        return Ok(Some(rest));
     }
     if offset > size || size - offset < len as u64 {
         return Err(Error::LengthBeyondFile.into());
     }
-    Ok(len)
+    Ok(Some(len))
 }
