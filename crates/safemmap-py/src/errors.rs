@@ -20,6 +20,8 @@ pub fn to_py(err: io::Error) -> PyErr {
         let message = refusal.to_string();
         return match refusal {
             Error::Fault(fault) => PyOSError::new_err((fault.os_error, message)),
+            // The OS's refusal, which the core explains to Rust callers.
+            Error::FileNotWritable { os_error } => from_errno(os_error),
             Error::ReadOnly | Error::ResizeNotAllowed => PyTypeError::new_err(message),
             Error::IndexOutOfRange => PyIndexError::new_err(message),
             Error::AdviseLengthTooLarge => PyOverflowError::new_err(message),
@@ -27,15 +29,23 @@ pub fn to_py(err: io::Error) -> PyErr {
         };
     }
     match err.raw_os_error() {
-        Some(errno) => Python::attach(|py| {
-            let strerror = py
-                .import("os")
-                .and_then(|os| os.call_method1("strerror", (errno,)))
-                .map_or_else(|_| err.to_string(), |s| s.to_string());
-            PyOSError::new_err((errno, strerror))
-        }),
+        Some(errno) => from_errno(errno),
         None => PyOSError::new_err(err.to_string()),
     }
+}
+
+/// `OSError(errno, os.strerror(errno))`, as CPython raises it.
+fn from_errno(errno: i32) -> PyErr {
+    Python::attach(|py| {
+        let strerror = py
+            .import("os")
+            .and_then(|os| os.call_method1("strerror", (errno,)))
+            .map_or_else(
+                |_| io::Error::from_raw_os_error(errno).to_string(),
+                |s| s.to_string(),
+            );
+        PyOSError::new_err((errno, strerror))
+    })
 }
 
 /// [`to_py`] for a write that failed: a fault part way gives the error

@@ -485,6 +485,10 @@ impl PyMmap {
         // SAFETY: like CPython, the map only inspects, duplicates and maps
         // the caller's descriptor; it never closes it.
         let map = unsafe { options.map_raw(fileno) }.map_err(to_py)?;
+        if map.is_empty() {
+            // An empty file: the core maps it to an empty map, CPython refuses.
+            return Err(to_py(Error::EmptyFile.into()));
+        }
         Ok(PyMmap::new_open(map))
     }
 

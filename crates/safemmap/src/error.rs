@@ -16,8 +16,15 @@ use std::io;
 pub enum Error {
     /// An access to mapped memory faulted and was stopped.
     Fault(Fault),
-    /// The file to map is empty and no length was given.
+    /// The file to map is empty and no length was given: not a refusal of
+    /// the Rust API, which maps such a file to an empty map (as `memmap2`
+    /// does), but CPython's, which the Python module keeps.
     EmptyFile,
+    /// The OS refused a shared read-write map of a file open for reading
+    /// only (or writing only): kind `PermissionDenied`, carrying its error
+    /// number (EACCES on Unix). A read-only map is
+    /// [`Mmap::map_read_only`](crate::Mmap::map_read_only).
+    FileNotWritable { os_error: i32 },
     /// The offset lies at or beyond the end of the file.
     OffsetBeyondFile,
     /// `offset + len` lies beyond the end of the file.
@@ -38,6 +45,10 @@ pub enum Error {
     WriteByteOutOfRange,
     /// A write that would not fit between the position and the end.
     DataOutOfRange,
+    /// [`read_exact_at`](crate::Mmap::read_exact_at) or
+    /// [`write_all_at`](crate::Mmap::write_all_at) of a range that reaches
+    /// past the end: `io::ErrorKind::UnexpectedEof`, as from std's `FileExt`.
+    RangePastEnd,
     /// A `copy_within` range outside the map.
     MoveOutOfRange,
     /// A `flush` range outside the map.
@@ -72,13 +83,25 @@ impl Error {
         }
     }
 
+    /// The operating system's error number behind a fault or an OS refusal
+    /// the crate explains ([`Error::FileNotWritable`]); `None` otherwise.
+    pub fn os_error(&self) -> Option<i32> {
+        match self {
+            Error::Fault(fault) => Some(fault.os_error),
+            Error::FileNotWritable { os_error } => Some(*os_error),
+            _ => None,
+        }
+    }
+
     fn kind(self) -> io::ErrorKind {
         match self {
             Error::Fault(_) => io::ErrorKind::Other,
-            Error::ReadOnly | Error::ResizeNotAllowed | Error::ResizeUntracked => {
-                io::ErrorKind::PermissionDenied
-            }
+            Error::ReadOnly
+            | Error::ResizeNotAllowed
+            | Error::ResizeUntracked
+            | Error::FileNotWritable { .. } => io::ErrorKind::PermissionDenied,
             Error::SharedAnonymousGrowth => io::ErrorKind::Unsupported,
+            Error::RangePastEnd => io::ErrorKind::UnexpectedEof,
             _ => io::ErrorKind::InvalidInput,
         }
     }
@@ -88,6 +111,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Error::Fault(fault) => return fault.fmt(f),
+            Error::FileNotWritable { os_error } => {
+                return write!(
+                    f,
+                    "{}: a shared read-write map (Mmap::map, Access::Default or \
+                     Access::Write) needs the file open for reading and writing; \
+                     map a file open for reading only with Mmap::map_read_only \
+                     (Access::Read), or Access::Copy for private changes",
+                    io::Error::from_raw_os_error(*os_error)
+                )
+            }
             Error::EmptyFile => "cannot mmap an empty file",
             Error::OffsetBeyondFile => "mmap offset is greater than file size",
             Error::LengthBeyondFile => "mmap length is greater than file size",
@@ -99,6 +132,7 @@ impl fmt::Display for Error {
             Error::ReadByteOutOfRange => "read byte out of range",
             Error::WriteByteOutOfRange => "write byte out of range",
             Error::DataOutOfRange => "data out of range",
+            Error::RangePastEnd => "the range reaches past the end of the map",
             Error::MoveOutOfRange => "source, destination, or count out of range",
             Error::FlushOutOfRange => "flush values out of range",
             Error::AdviseStartOutOfRange => "madvise start out of bounds",

@@ -39,8 +39,19 @@
 //!
 //! let read_only = MmapOptions::new().access(Access::Read).map(&file)?;
 //! assert!(read_only.to_vec()?.starts_with(b"FIRST"));
+//! let mut word = [0; 6];
+//! read_only.read_exact_at(11, &mut word)?;
+//! assert_eq!(&word, b"second");
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! What differs from `memmap2` for its users: [`Mmap::map`] maps read-write
+//! (its error for a file open for reading only, [`Error::FileNotWritable`],
+//! names [`Mmap::map_read_only`]); an empty file gives an empty map there
+//! too; bytes are copied out ([`Mmap::read_at`], [`Mmap::read_exact_at`],
+//! [`Mmap::to_vec`]) instead of borrowed. No safe call panics: arguments
+//! out of range, and a position left past the end by a shrink, give `Ok`
+//! or `Err`.
 //!
 //! ## Living with other users of SIGSEGV and SIGBUS
 //!

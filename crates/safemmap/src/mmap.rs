@@ -46,6 +46,7 @@ fn new_identity() -> u64 {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Mmap {
+    /// Dangling when `len` is 0: an empty file's map has nothing mapped.
     base: NonNull<u8>,
     /// Unique in the process, and new at every resize: a [`Resize`] names
     /// the map (and the resize) it belongs to by it, since another map may
@@ -73,9 +74,18 @@ unsafe impl Send for Mmap {}
 unsafe impl Sync for Mmap {}
 
 impl Mmap {
-    /// Maps the whole of `file`, readable and writable, shared.
+    /// Maps the whole of `file`, readable and writable, shared: the file
+    /// must be open for reading and writing ([`Error::FileNotWritable`]
+    /// otherwise). An empty file gives an empty map.
     pub fn map(file: &impl sys::AsFile) -> io::Result<Mmap> {
         MmapOptions::new().map(file)
+    }
+
+    /// Maps the whole of `file` read-only, as a file open only for reading
+    /// can be: [`MmapOptions`] with [`Access::Read`]. Writes fail with
+    /// [`Error::ReadOnly`].
+    pub fn map_read_only(file: &impl sys::AsFile) -> io::Result<Mmap> {
+        MmapOptions::new().access(Access::Read).map(file)
     }
 
     /// Maps `len` bytes of zero-filled anonymous memory, shared with children.
@@ -89,7 +99,7 @@ impl Mmap {
 
     /// # Safety
     /// `ptr..ptr + len` is a mapping made with `flags`/`prot` that the new
-    /// value will own and unmap.
+    /// value will own and unmap, or `len` is 0 and `ptr` any non-null pointer.
     #[allow(clippy::too_many_arguments)]
     pub(crate) unsafe fn from_parts(
         ptr: *mut u8,
@@ -195,6 +205,29 @@ impl Mmap {
     /// returns how many.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<usize> {
         self.own_view().read_at(offset, buf)
+    }
+
+    /// Fills `buf` with the bytes from `offset`: all of them, or, if the
+    /// range reaches past the end, none, with an error of kind
+    /// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof)
+    /// ([`Error::RangePastEnd`]), as std's `FileExt::read_exact_at` reports
+    /// a file too short. An empty `buf` is filled anywhere.
+    pub fn read_exact_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<()> {
+        match self.all_there(offset, buf.len())? {
+            true => self.mem().read(offset, buf),
+            false => Ok(()),
+        }
+    }
+
+    /// Whether `offset..offset + len` holds bytes to transfer: `false` when
+    /// empty (wherever it lies), an [`Error::RangePastEnd`] when it reaches
+    /// past the end.
+    fn all_there(&self, offset: usize, len: usize) -> io::Result<bool> {
+        match offset.checked_add(len) {
+            _ if len == 0 => Ok(false),
+            Some(end) if end <= self.len => Ok(true),
+            _ => Err(Error::RangePastEnd.into()),
+        }
     }
 
     /// Copies `len` bytes from `offset` to raw memory, which may be any
@@ -347,6 +380,20 @@ impl Mmap {
         unsafe { self.write_at_raw(offset, data.as_ptr(), data.len()) }
     }
 
+    /// [`write_at`](Self::write_at) with std's `FileExt::write_all_at`
+    /// name and error: a range that reaches past the end (a map does not
+    /// grow, unlike a file) fails with kind
+    /// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof)
+    /// ([`Error::RangePastEnd`]) and writes nothing. An empty `data` is
+    /// written anywhere.
+    pub fn write_all_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
+        self.check_writable()?;
+        match self.all_there(offset, data.len())? {
+            true => self.write_at(offset, data),
+            false => Ok(()),
+        }
+    }
+
     /// [`write_at`](Self::write_at) from raw memory, which may be this very
     /// mapping (the copy behaves like memmove). A fault part way leaves the
     /// bytes before it stored; the error says how many
@@ -432,7 +479,18 @@ impl Mmap {
 impl Drop for Mmap {
     fn drop(&mut self) {
         // SAFETY: the mapping is ours and nothing borrows `self` any more.
-        unsafe { sys::unmap(self.base.as_ptr(), self.len) };
+        unsafe { release(self.base.as_ptr(), self.len) };
+    }
+}
+
+/// Unmaps a map's whole mapping; an empty map has none.
+///
+/// # Safety
+/// As for `sys::unmap`, unless `len` is 0.
+unsafe fn release(base: *mut u8, len: usize) {
+    if len > 0 {
+        // SAFETY: passed on from the caller.
+        unsafe { sys::unmap(base, len) };
     }
 }
 
@@ -461,6 +519,10 @@ impl BufRead for Mmap {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         let window = self.buffered_at..self.buffered_at + self.buffer.len();
         if !window.contains(&self.pos) {
+            if self.remaining() == 0 {
+                // At the end, or past it after a shrink.
+                return Ok(&[]);
+            }
             let mut buffer = std::mem::take(&mut self.buffer);
             buffer.resize(self.remaining().min(READ_BUFFER), 0);
             // Only what is there: a line that ends before a page the file
@@ -472,8 +534,9 @@ impl BufRead for Mmap {
         Ok(&self.buffer[self.pos - self.buffered_at..])
     }
 
+    /// More than `fill_buf` returned (a caller's mistake) stops at the end.
     fn consume(&mut self, amount: usize) {
-        self.pos += amount;
+        self.pos += amount.min(self.remaining());
     }
 }
 
@@ -522,6 +585,12 @@ impl Seek for Mmap {
             return Err(Error::SeekOutOfRange.into());
         }
         self.pos = target as usize;
+        Ok(self.pos as u64)
+    }
+
+    /// The position, even past the end after a shrink, where the default
+    /// (a seek by 0) fails.
+    fn stream_position(&mut self) -> io::Result<u64> {
         Ok(self.pos as u64)
     }
 }

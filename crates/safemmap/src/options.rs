@@ -208,7 +208,18 @@ impl MmapOptions {
             (false, true) => Some(sys::duplicate(file)?),
             _ => None,
         };
-        let ptr = sys::map(len, prot, flags, file, self.offset)?;
+        let (ptr, len) = match len {
+            // An empty file's map has nothing mapped.
+            None => (std::ptr::NonNull::dangling().as_ptr(), 0),
+            // The kernel's EINVAL, which Windows does not give for a view:
+            // a map of 0 bytes is taken for an empty file's.
+            Some(0) => return Err(sys::invalid_argument()),
+            Some(len) => (
+                sys::map(len, prot, flags, file, self.offset)
+                    .map_err(|err| explain_refusal(err, file, flags, prot))?,
+                len,
+            ),
+        };
         if file == sys::NO_FILE {
             // Its pages fault only on a hardware error: installed once
             // will do, and saves two system calls, a sixth of the map's
@@ -235,27 +246,45 @@ impl MmapOptions {
     }
 }
 
+/// The error for a refused mapping: one of a file the access does not
+/// allow (a read-write map of a file open for reading only) says which
+/// call to use instead, keeping the OS error's kind and number.
+#[cold]
+fn explain_refusal(err: io::Error, file: sys::RawFile, flags: i32, prot: i32) -> io::Error {
+    let shared_write = prot & raw::PROT_WRITE != 0 && flags & raw::MAP_PRIVATE == 0;
+    let regular = file != sys::NO_FILE && sys::regular_file_size(file).is_some();
+    match err.raw_os_error() {
+        Some(os_error)
+            if err.kind() == io::ErrorKind::PermissionDenied && shared_write && regular =>
+        {
+            Error::FileNotWritable { os_error }.into()
+        }
+        _ => err,
+    }
+}
+
 /// Checks `len` and `offset` against a regular file's size, and resolves
-/// `len == 0` to the rest of the file. Other kinds of file are left to the
-/// kernel, as CPython does.
-fn checked_len(file: sys::RawFile, len: usize, offset: u64) -> io::Result<usize> {
+/// `len == 0` to the rest of the file; `None` for an empty file, whose map
+/// is empty. Other kinds of file are left to the kernel, as CPython does.
+fn checked_len(file: sys::RawFile, len: usize, offset: u64) -> io::Result<Option<usize>> {
     if file == sys::NO_FILE {
-        return Ok(len);
+        return Ok(Some(len));
     }
     let Some(size) = sys::regular_file_size(file) else {
-        return Ok(len);
+        return Ok(Some(len));
     };
     if len == 0 {
         if size == 0 {
-            return Err(Error::EmptyFile.into());
+            return Ok(None);
         }
         if offset >= size {
             return Err(Error::OffsetBeyondFile.into());
         }
-        return Ok(usize::try_from(size - offset).map_err(|_| Error::LengthBeyondFile)?);
+        let rest = usize::try_from(size - offset).map_err(|_| Error::LengthBeyondFile)?;
+        return Ok(Some(rest));
     }
     if offset > size || size - offset < len as u64 {
         return Err(Error::LengthBeyondFile.into());
     }
-    Ok(len)
+    Ok(Some(len))
 }

@@ -110,6 +110,10 @@ impl View {
     /// returns how many.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<usize> {
         let count = buf.len().min(self.len.saturating_sub(offset));
+        if count == 0 {
+            // `offset` may lie past the end, where the door has no bytes.
+            return Ok(0);
+        }
         self.mem().read(offset, &mut buf[..count])?;
         Ok(count)
     }
@@ -157,7 +161,9 @@ impl View {
         if offset > self.len || len > self.len - offset {
             return Err(Error::FlushOutOfRange.into());
         }
-        if matches!(self.access, Access::Read | Access::Copy) {
+        // Read-only and copy-on-write maps have nothing to write back, nor
+        // an empty file's, which has nothing mapped.
+        if matches!(self.access, Access::Read | Access::Copy) || self.len == 0 {
             return Ok(());
         }
         // SAFETY: the range lies in the mapping (checked above).

@@ -45,8 +45,6 @@ fn maps_the_whole_file_by_default_and_writes_through() {
 #[test]
 #[cfg(unix)] // errno values, page-sized offsets, truncating a mapped file
 fn validates_length_and_offset_against_the_file() {
-    let empty = file_with(b"");
-    assert_eq!(refused(Mmap::map(&empty)), Error::EmptyFile);
     let file = file_with(&[7; 8292]);
     let granularity = safemmap::allocation_granularity() as u64;
     assert_eq!(
@@ -610,4 +608,154 @@ fn a_resize_finished_on_a_map_at_the_same_address_leaves_that_map_alone() {
     assert!(other.finish_resize(resize).is_err());
     assert_eq!(other.len(), 5, "the pages cut off are not the other map's");
     other.write_at(0, b"still").unwrap();
+}
+
+#[test]
+fn read_at_past_the_end_reads_nothing() {
+    let map = Mmap::anonymous(10).unwrap();
+    let mut buf = [7; 4];
+    assert_eq!(map.read_at(11, &mut buf).unwrap(), 0);
+    assert_eq!(map.read_at(usize::MAX, &mut buf).unwrap(), 0);
+    assert_eq!(map.read_at(10, &mut buf).unwrap(), 0);
+    assert_eq!(buf, [7; 4]);
+}
+
+/// A file's map at position 6000, shrunk to 100 bytes: the position now
+/// lies past the end.
+#[cfg(unix)] // truncating a mapped file
+fn shrunk_under_the_position() -> Mmap {
+    let file = file_with(&numbered(8192));
+    let mut map = Mmap::map(&file).unwrap();
+    map.seek(SeekFrom::Start(6000)).unwrap();
+    map.resize(100).unwrap();
+    map
+}
+
+#[test]
+#[cfg(unix)]
+fn read_past_the_end_after_a_shrink_reads_nothing() {
+    let mut map = shrunk_under_the_position();
+    assert_eq!(map.read(&mut [0; 16]).unwrap(), 0);
+    assert_eq!(map.position(), 6000);
+}
+
+#[test]
+#[cfg(unix)]
+fn fill_buf_past_the_end_after_a_shrink_is_empty() {
+    let mut map = shrunk_under_the_position();
+    assert!(map.fill_buf().unwrap().is_empty());
+}
+
+#[test]
+#[cfg(unix)]
+fn read_line_past_the_end_after_a_shrink_reads_nothing() {
+    let mut map = shrunk_under_the_position();
+    let mut line = String::new();
+    assert_eq!(map.read_line(&mut line).unwrap(), 0);
+    assert_eq!(map.read_until(b'\n', &mut Vec::new()).unwrap(), 0);
+}
+
+#[test]
+#[cfg(unix)]
+fn stream_position_past_the_end_after_a_shrink_is_the_position() {
+    let mut map = shrunk_under_the_position();
+    assert_eq!(map.stream_position().unwrap(), 6000);
+}
+
+#[test]
+fn consuming_more_than_was_filled_stops_at_the_end() {
+    let mut map = Mmap::anonymous(10).unwrap();
+    map.seek(SeekFrom::Start(3)).unwrap();
+    map.fill_buf().unwrap();
+    map.consume(usize::MAX);
+    assert_eq!(map.position(), 10);
+    assert!(map.fill_buf().unwrap().is_empty());
+}
+
+#[test]
+fn exact_reads_and_whole_writes_at_offsets_are_all_or_nothing() {
+    let mut map = Mmap::anonymous(10).unwrap();
+    map.write_all_at(6, b"wxyz").unwrap();
+    let mut buf = [0; 4];
+    map.read_exact_at(6, &mut buf).unwrap();
+    assert_eq!(&buf, b"wxyz");
+
+    let mut buf = [7; 4];
+    for offset in [7, 10, 11, usize::MAX] {
+        let err = map.read_exact_at(offset, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(refusal(&err), Some(Error::RangePastEnd));
+        let err = map.write_all_at(offset, b"abcd").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+    assert_eq!(buf, [7; 4], "nothing read");
+    assert_eq!(
+        map.to_vec().unwrap(),
+        b"\0\0\0\0\0\0wxyz",
+        "nothing written"
+    );
+    // Nothing to transfer is all there anywhere, as with std's FileExt.
+    map.read_exact_at(usize::MAX, &mut []).unwrap();
+    map.write_all_at(usize::MAX, b"").unwrap();
+
+    let mut read_only = MmapOptions::new()
+        .len(10)
+        .access(Access::Read)
+        .map_anon()
+        .unwrap();
+    assert_eq!(refused(read_only.write_all_at(0, b"a")), Error::ReadOnly);
+}
+
+#[test]
+fn an_empty_file_maps_to_an_empty_map_that_can_grow() {
+    let file = file_with(b"");
+    let mut map = Mmap::map(&file).unwrap();
+    assert!(map.is_empty() && !map.is_anonymous());
+    assert_eq!(map.to_vec().unwrap(), b"");
+    assert_eq!(map.find(b"", ..).unwrap(), Some(0));
+    assert_eq!(map.count(b"a", ..).unwrap(), 0);
+    assert_eq!(map.read(&mut [0; 4]).unwrap(), 0);
+    assert_eq!(refused(map.byte_at(0)), Error::IndexOutOfRange);
+    map.flush().unwrap();
+    map.resize(5).unwrap();
+    map.write_at(0, b"grown").unwrap();
+    map.flush().unwrap();
+    assert_eq!(file_bytes(&file), b"grown");
+    assert_eq!(Mmap::map_read_only(&file_with(b"")).unwrap().len(), 0);
+    // A length is still checked against the file; an anonymous map needs one.
+    assert_eq!(
+        refused(MmapOptions::new().len(1).map(&file_with(b""))),
+        Error::LengthBeyondFile
+    );
+    assert!(Mmap::anonymous(0).is_err());
+}
+
+#[test]
+#[cfg(unix)] // a file opened read-only, EACCES
+fn a_file_open_for_reading_maps_read_only_and_read_write_says_what_to_use() {
+    let path = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    std::fs::write(&path, b"read me").unwrap();
+    let file = File::open(&path).unwrap();
+    let mut map = Mmap::map_read_only(&file).unwrap();
+    assert_eq!(map.access(), Access::Read);
+    assert_eq!(map.to_vec().unwrap(), b"read me");
+    assert_eq!(refused(map.write_at(0, b"w")), Error::ReadOnly);
+
+    let err = Mmap::map(&file).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+    let refusal = refusal(&err).unwrap();
+    assert_eq!(refusal, Error::FileNotWritable { os_error: 13 });
+    assert_eq!(refusal.os_error(), Some(13)); // EACCES
+    let text = err.to_string();
+    assert!(
+        text.starts_with("Permission denied (os error 13): "),
+        "{text}"
+    );
+    assert!(
+        text.contains("read-write") && text.contains("Mmap::map_read_only"),
+        "{text}"
+    );
+    // Copy-on-write needs no write access to the file.
+    let mut copy = MmapOptions::new().access(Access::Copy).map(&file).unwrap();
+    copy.write_at(0, b"R").unwrap();
 }

@@ -195,14 +195,17 @@ impl Mmap {
     }
 
     fn remap(&mut self, new_len: usize) -> io::Result<()> {
-        // SAFETY: `&mut self` guarantees nothing else uses the mapping; on
-        // success the old one is gone and the new one is ours.
-        if let Some(moved) = unsafe { sys::remap(self.base.as_ptr(), self.len, new_len)? } {
-            self.set_mapping(moved, new_len);
-            return Ok(());
+        if self.len > 0 {
+            // SAFETY: `&mut self` guarantees nothing else uses the mapping;
+            // on success the old one is gone and the new one is ours.
+            if let Some(moved) = unsafe { sys::remap(self.base.as_ptr(), self.len, new_len)? } {
+                self.set_mapping(moved, new_len);
+                return Ok(());
+            }
         }
-        // No mremap: make a new mapping, carry over what only the old one
-        // holds (a shared file map's bytes live in the file), drop the old.
+        // No mremap, or nothing mapped (an empty file's map): make a new
+        // mapping, carry over what only the old one holds (a shared file
+        // map's bytes live in the file), drop the old.
         let file = self.file.as_deref().map_or(sys::NO_FILE, sys::owned_raw);
         let new = sys::map(new_len, self.prot, self.flags, file, self.offset)?;
         let shared_file = self.flags & raw::MAP_PRIVATE == 0 && file != sys::NO_FILE;
@@ -218,7 +221,7 @@ impl Mmap {
             }
         }
         // SAFETY: the old mapping is ours and, from here on, unused.
-        unsafe { sys::unmap(self.base.as_ptr(), self.len) };
+        unsafe { super::release(self.base.as_ptr(), self.len) };
         self.set_mapping(new, new_len);
         Ok(())
     }

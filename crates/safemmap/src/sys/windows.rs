@@ -155,7 +155,10 @@ pub(crate) fn map(
     } else {
         (protection, access)
     };
-    let (size_high, size_low) = split(offset + len as u64);
+    let end = offset
+        .checked_add(len as u64)
+        .ok_or_else(invalid_argument)?;
+    let (size_high, size_low) = split(end);
     let (offset_high, offset_low) = split(offset);
     // SAFETY: a NULL name and attributes make an unnamed mapping object;
     // bad handles or sizes are error returns.
