@@ -545,6 +545,12 @@ def search_and_fault():
         return found, err.errno
     return found, None
 
+def start_and_join(threads):
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
 LIVE = 2000
 all_alive = threading.Barrier(LIVE)
 results = []
@@ -555,20 +561,12 @@ def live():
     all_alive.wait()
     results.append(result)
 
-threads = [threading.Thread(target=live) for _ in range(LIVE)]
-for thread in threads:
-    thread.start()
-for thread in threads:
-    thread.join()
+start_and_join([threading.Thread(target=live) for _ in range(LIVE)])
 print("live", len(results), set(results))
 
 results.clear()
 for batch in range(40):
-    threads = [threading.Thread(target=lambda: results.append(search_and_fault())) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    start_and_join([threading.Thread(target=lambda: results.append(search_and_fault())) for _ in range(50)])
 print("short-lived", len(results), set(results))
 
 results.clear()
