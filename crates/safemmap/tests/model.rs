@@ -386,12 +386,7 @@ fn apply(map: &mut Mmap, model: &mut Model, op: &Op) -> Result<(), String> {
         Op::Resize(new_len) => {
             // 0 is refused; the extremes do not fit the file system, the
             // address space or an `isize`.
-            if cfg!(windows) && new_len < model.len() {
-                // Windows cannot cut a file below a view of it, and the
-                // map's shrink does not unmap first as CPython's does: a
-                // known gap (ERROR_USER_MAPPED_FILE); the map is unchanged.
-                agree(map.resize(new_len), None)
-            } else if (1..1 << 20).contains(&new_len) {
+            if (1..1 << 20).contains(&new_len) {
                 model.bytes.resize(new_len, 0);
                 agree(map.resize(new_len), Some(()))?;
                 agree(map.file_size(), Some(new_len as u64))

@@ -187,11 +187,43 @@ impl Mmap {
             return self.remap(new_len);
         };
         let file = sys::owned_raw(file);
+        if new_len < self.len && !sys::CUTS_MAPPED_FILES {
+            return self.cut_unmapped(new_len, file, file_end);
+        }
         let old_size = sys::file_size(file)?;
         sys::set_file_size(file, file_end)?;
         self.remap(new_len).inspect_err(|_| {
             let _ = sys::set_file_size(file, old_size);
         })
+    }
+
+    /// A shrink where the file cannot be cut below a mapping of it: unmap,
+    /// cut, map the new length (as CPython does on Windows). If cutting
+    /// fails, the old length is mapped again; if mapping fails, the map is
+    /// left empty. A shared file map's bytes live in the file, so nothing
+    /// is lost in between.
+    fn cut_unmapped(
+        &mut self,
+        new_len: usize,
+        file: sys::RawFile,
+        file_end: u64,
+    ) -> io::Result<()> {
+        // SAFETY: `&mut self` guarantees nothing else uses the mapping,
+        // which is replaced below before anything reads it.
+        unsafe { super::release(self.base.as_ptr(), self.len) };
+        let cut = sys::set_file_size(file, file_end);
+        let len = if cut.is_ok() { new_len } else { self.len };
+        match sys::map(len, self.prot, self.flags, file, self.offset) {
+            Ok(base) => {
+                self.set_mapping(base, len);
+                cut
+            }
+            Err(err) => {
+                self.base = NonNull::dangling();
+                self.len = 0;
+                Err(err)
+            }
+        }
     }
 
     fn remap(&mut self, new_len: usize) -> io::Result<()> {

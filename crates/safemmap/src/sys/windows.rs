@@ -194,6 +194,9 @@ pub(crate) fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
 /// Windows unmaps whole views only.
 pub(crate) const UNMAPS_PART: bool = false;
 
+/// Windows cannot cut a file below a view of it (ERROR_USER_MAPPED_FILE).
+pub(crate) const CUTS_MAPPED_FILES: bool = false;
+
 /// # Safety
 /// `ptr` is the start of a view made by [`map`], unused afterwards.
 pub(crate) unsafe fn unmap(ptr: *mut u8, _len: usize) {

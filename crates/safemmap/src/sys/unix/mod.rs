@@ -193,6 +193,10 @@ pub(crate) fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
 /// Whether [`unmap`] can unmap the end of a mapping and keep the rest.
 pub(crate) const UNMAPS_PART: bool = true;
 
+/// Whether a file can be cut below a mapping of it (the pages cut off then
+/// fault, which the guard catches).
+pub(crate) const CUTS_MAPPED_FILES: bool = true;
+
 /// Unmaps a region.
 ///
 /// # Safety
