@@ -553,10 +553,11 @@ enum Direction {
     Backward,
 }
 
-/// The offset of the fault `err` reports, if it is one.
+/// The offset in the map of the fault `err` reports, if it is one there.
 fn fault_offset(err: &io::Error) -> Option<usize> {
     match crate::error::refusal(err)? {
-        Error::Fault(fault) => Some(fault.offset),
+        // An offset in a lent buffer says nothing about the map's pages.
+        Error::Fault(fault) if fault.region == Region::Map => Some(fault.offset),
         _ => None,
     }
 }

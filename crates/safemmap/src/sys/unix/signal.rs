@@ -336,7 +336,8 @@ unsafe fn handle(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut 
             return;
         }
     }
-    let index = usize::from(signal == libc::SIGSEGV);
+    // The handler is installed for SIGNALS only.
+    let index = SIGNALS.iter().position(|&s| s == signal).unwrap_or(0);
     let here = (&raw const signal) as usize;
     let chain = innermost_live_chain(here);
     let top = TOP[index].load(Ordering::Acquire).cast_const();
@@ -496,9 +497,9 @@ unsafe fn call(
     let action = &record.action;
     // SAFETY: the kernel's ucontext holds the interrupted code's mask;
     // `mask` and `restore` are initialised sigsets or out-buffers.
-    let mut mask = unsafe { (*context.cast::<libc::ucontext_t>()).uc_sigmask };
-    let mut restore: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
+    let restore = unsafe {
+        let mut mask = (*context.cast::<libc::ucontext_t>()).uc_sigmask;
+        let mut restore: libc::sigset_t = std::mem::zeroed();
         for blocked in 1..NSIG {
             if libc::sigismember(&action.sa_mask, blocked) == 1 {
                 libc::sigaddset(&mut mask, blocked);
@@ -508,7 +509,8 @@ unsafe fn call(
             libc::sigaddset(&mut mask, signal);
         }
         libc::pthread_sigmask(libc::SIG_SETMASK, &mask, &mut restore);
-    }
+        restore
+    };
     let mut frame = ChainFrame {
         check: 0,
         signal,
