@@ -7,17 +7,20 @@ source scripts/pythons.sh
 
 for version in "${@:-${SUPPORTED_PYTHONS[@]}}"; do
     venv=.venvs/py$version
-    if [ ! -x "$venv/bin/python" ]; then
-        "$(python_for "$version")" -m venv "$venv"
-    fi
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "maturin>=1.7,<2" pytest hypothesis
-    echo "== building for Python $version"
-    # A failed build must stop here, not leave the last good one in place.
-    if ! output=$(VIRTUAL_ENV=$PWD/$venv "$venv/bin/maturin" develop --release --quiet 2>&1); then
-        echo "$output" >&2
-        exit 1
-    fi
-    echo "$output" | grep -v "^📦\|^✏️\|^🛠" || true
-    "$venv/bin/python" -c "import safemmap, sys; print('safemmap on', sys.version.split()[0])"
+    check_python "$version"
+    in_env "$version" bash -c '
+        set -euo pipefail
+        version=$1 python=$2 venv=$3
+        [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            "maturin>=1.7,<2" pytest hypothesis
+        echo "== building for Python $version"
+        # A failed build must stop here, not leave the last good one in place.
+        if ! output=$(VIRTUAL_ENV=$PWD/$venv "$venv/bin/maturin" develop --release --quiet 2>&1); then
+            echo "$output" >&2
+            exit 1
+        fi
+        echo "$output" | grep -v "^📦\|^✏️\|^🛠" || true
+        "$venv/bin/python" -c "import safemmap, sys; print(\"safemmap on\", sys.version.split()[0])"
+    ' build "$version" "$(python_for "$version")" "$venv"
 done

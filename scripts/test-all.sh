@@ -2,9 +2,11 @@
 # Every test of the project: the Rust workspace (format, lints, tests), the
 # core crate checked and assembled for macOS, Linux on ARM and Windows, its
 # tests run for Windows under wine and for Linux/AArch64 under qemu; then,
-# for each supported Python, a fresh build, CPython's own test_mmap.py run in
-# place against safemmap, and the project's pytest suite; last, a quick run
-# of the benchmark script (a smoke test of its result checks, not a timing).
+# for each supported Python (3.14 and 3.15 from a Debian sid root, see
+# pythons.sh), a fresh build, CPython's own test_mmap.py (and from 3.14 its
+# free-threading test_mmap.py) run in place against safemmap, and the
+# project's pytest suite; last, a quick run of the benchmark script (a smoke
+# test of its result checks, not a timing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pythons.sh
@@ -19,10 +21,7 @@ step "rustup components and cross targets"
 rustup component add rustfmt clippy
 rustup target add "${CROSS_TARGETS[@]}"
 for version in "${SUPPORTED_PYTHONS[@]}"; do
-    python_for "$version" >/dev/null 2>&1 || {
-        echo "missing: Python $version (install it with: pyenv install $version)" >&2
-        exit 1
-    }
+    check_python "$version" || exit 1
 done
 
 step "cargo fmt --check"
@@ -46,12 +45,11 @@ step "build for Python ${SUPPORTED_PYTHONS[*]}"
 bash scripts/build.sh
 
 for version in "${SUPPORTED_PYTHONS[@]}"; do
-    python=.venvs/py$version/bin/python
     step "Python $version: CPython's own test_mmap.py against safemmap"
-    "$python" tests/cpython/run_test_mmap.py
+    run_python "$version" tests/cpython/run_test_mmap.py
     step "Python $version: pytest"
-    "$python" -m pytest tests/python -q -p no:cacheprovider
+    run_python "$version" -m pytest tests/python -q -p no:cacheprovider
 done
 
 step "benchmark smoke test (bench/compare.py --quick --every-method)"
-.venvs/py3.13/bin/python bench/compare.py --quick --every-method
+run_python 3.13 bench/compare.py --quick --every-method
