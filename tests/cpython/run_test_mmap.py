@@ -2,7 +2,10 @@
 
 The stdlib test file is imported in place as ``test.test_mmap`` (never copied)
 after ``sys.modules["mmap"]`` has been replaced by ``safemmap``, so every
-``mmap`` name in it refers to safemmap.  Before running, the script checks that
+``mmap`` name in it refers to safemmap.  Where the interpreter has one (3.14
+and later), ``test/test_free_threading/test_mmap.py`` runs too: loaded from
+its file in place, past its package, which skips itself on builds with a GIL
+(its threads still race for the map there).  Before running, the script checks that
 the module under test really is safemmap: its ``mmap`` type must not be the
 stdlib's and must be defined by an extension module inside the safemmap
 package.  ``--allow-stdlib`` relaxes that check for a stand-in that re-exports
@@ -18,6 +21,7 @@ Exit status: 0 when every test passed, 1 otherwise.
 import argparse
 import importlib
 import importlib.machinery
+import importlib.util
 import os
 import sys
 import sysconfig
@@ -38,6 +42,18 @@ def extension_defining(package, obj):
     return None
 
 
+def in_stdlib(path):
+    """Whether `path` is in the stdlib's directories, not in site-packages
+    (which a venv puts inside its own copy of the stdlib's layout)."""
+    paths = sysconfig.get_paths()
+    path = os.path.realpath(path)
+
+    def inside(keys):
+        return any(path.startswith(os.path.realpath(paths[key]) + os.sep) for key in keys)
+
+    return inside(("stdlib", "platstdlib")) and not inside(("purelib", "platlib"))
+
+
 def check_module_under_test(safemmap, stdlib_mmap, allow_stdlib):
     """Raise SystemExit unless `safemmap` is the real safemmap extension."""
     problems = []
@@ -46,10 +62,9 @@ def check_module_under_test(safemmap, stdlib_mmap, allow_stdlib):
     if safemmap.mmap is stdlib_mmap.mmap:
         problems.append("safemmap.mmap is the stdlib mmap.mmap type")
     path = extension_defining(safemmap, safemmap.mmap)
-    stdlib_dirs = [os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")]
     if path is None:
         problems.append("no extension module inside the safemmap package defines safemmap.mmap")
-    elif any(os.path.realpath(path).startswith(d + os.sep) for d in stdlib_dirs):
+    elif in_stdlib(path):
         problems.append("safemmap.mmap comes from the stdlib: " + path)
     print("safemmap package:  ", getattr(safemmap, "__file__", None))
     print("mmap type defined in:", path)
@@ -75,9 +90,26 @@ def load_test_mmap(safemmap, largefile):
     if "test.test_mmap" in sys.modules:
         raise SystemExit("test.test_mmap was imported before mmap was replaced")
     test_mmap = importlib.import_module("test.test_mmap")
-    if test_mmap.mmap is not safemmap or test_mmap.mmap.mmap is not safemmap.mmap:
-        raise SystemExit("test.test_mmap did not pick up safemmap as its mmap module")
+    check_picked_up(test_mmap, safemmap)
     return test_mmap
+
+
+def load_free_threading_test_mmap(safemmap, test_mmap):
+    """test/test_free_threading/test_mmap.py, next to test_mmap's file, loaded
+    from its file (its package skips itself with a GIL), or None if absent."""
+    path = os.path.join(os.path.dirname(test_mmap.__file__), "test_free_threading", "test_mmap.py")
+    if not os.path.exists(path):
+        return None
+    spec = importlib.util.spec_from_file_location("safemmap_free_threading_test_mmap", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    check_picked_up(module, safemmap)
+    return module
+
+
+def check_picked_up(test_module, safemmap):
+    if test_module.mmap is not safemmap or test_module.mmap.mmap is not safemmap.mmap:
+        raise SystemExit("{} did not pick up safemmap as its mmap module".format(test_module.__file__))
 
 
 class CountingResult(unittest.TextTestResult):
@@ -113,32 +145,42 @@ def main(argv=None):
     print("Python", sys.version.split()[0], "at", sys.executable)
     check_module_under_test(safemmap, stdlib_mmap, args.allow_stdlib)
     test_mmap = load_test_mmap(safemmap, args.largefile)
-    print("test file:", test_mmap.__file__)
 
+    free_threading = load_free_threading_test_mmap(safemmap, test_mmap)
     loader = unittest.TestLoader()
     if args.patterns:  # like unittest's -k: a plain word matches any name containing it
         loader.testNamePatterns = [p if "*" in p else "*{}*".format(p) for p in args.patterns]
-    suite = loader.loadTestsFromModule(test_mmap)
+    all_passed = True
+    for label, module in (("test_mmap", test_mmap), ("test_free_threading/test_mmap", free_threading)):
+        if module is None:
+            continue
+        print("test file:", module.__file__)
+        all_passed &= run_tests(label, loader.loadTestsFromModule(module), args.verbose)
+        if sys.modules.get("mmap") is not safemmap:
+            raise SystemExit("sys.modules['mmap'] was replaced while the tests ran")
+    return 0 if all_passed else 1
+
+
+def run_tests(label, suite, verbose):
+    """Runs `suite` in a temporary directory, prints its counts, and says
+    whether every test passed (and at least one ran)."""
     previous_cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="safemmap-test_mmap-") as workdir:
         os.chdir(workdir)  # test_mmap writes its files (TESTFN) into the cwd
         try:
-            runner = unittest.TextTestRunner(verbosity=2 if args.verbose else 1,
+            runner = unittest.TextTestRunner(verbosity=2 if verbose else 1,
                                              resultclass=CountingResult)
             result = runner.run(suite)
         finally:
             os.chdir(previous_cwd)
-    if sys.modules.get("mmap") is not safemmap:
-        raise SystemExit("sys.modules['mmap'] was replaced while the tests ran")
-
     bad_skips = unexpected_skips(result)
     for test, why in bad_skips:
         print("UNEXPECTED SKIP (counted as a failure): {}: {}".format(test.id(), why))
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses) + len(bad_skips)
     skipped = len(result.skipped) - len(bad_skips)
     passed = len(result.successes)
-    print("test_mmap: {} passed, {} failed, {} skipped".format(passed, failed, skipped))
-    return 0 if failed == 0 and passed > 0 else 1
+    print("{}: {} passed, {} failed, {} skipped".format(label, passed, failed, skipped))
+    return failed == 0 and passed > 0
 
 
 if __name__ == "__main__":
