@@ -67,6 +67,14 @@ pub enum Error {
     NewSizeOutOfRange,
     /// Growing a shared anonymous map (Linux would hand back pages that fault).
     SharedAnonymousGrowth,
+    /// [`Mmap::set_name`](crate::Mmap::set_name) of a name with a NUL.
+    NameWithNul,
+    /// [`Mmap::set_name`](crate::Mmap::set_name) of a name longer than
+    /// Linux takes (79 bytes).
+    NameTooLong,
+    /// [`Mmap::set_name`](crate::Mmap::set_name) of a map of a file: only
+    /// anonymous maps take names.
+    NameOfFileMap,
     /// [`Mmap::finish_resize`](crate::Mmap::finish_resize) given a
     /// [`Resize`](crate::Resize) that is not the map's latest.
     ResizeOfAnotherMap,
@@ -141,9 +149,10 @@ impl fmt::Display for Error {
             Error::ResizeNotAllowed => "mmap can't resize a readonly or copy-on-write memory map.",
             Error::ResizeUntracked => "mmap can't resize with trackfd=False.",
             Error::NewSizeOutOfRange => "new size out of range",
-            Error::SharedAnonymousGrowth => {
-                "mmap: can't expand a shared anonymous mapping on Linux"
-            }
+            Error::SharedAnonymousGrowth => "mmap: can't expand a shared anonymous mapping",
+            Error::NameWithNul => "embedded null character",
+            Error::NameTooLong => "name is too long",
+            Error::NameOfFileMap => "Cannot set annotation on non-anonymous mappings",
             Error::ResizeOfAnotherMap => {
                 "a resize can only be finished by the map it began on, before another begins"
             }

@@ -13,6 +13,7 @@ use crate::options::{Access, MmapOptions};
 use crate::scan::{Scan, View};
 use crate::sys;
 
+mod name;
 mod resize;
 pub use resize::Resize;
 
@@ -169,6 +170,13 @@ impl Mmap {
     /// nothing to write back.
     pub fn is_anonymous(&self) -> bool {
         self.flags & sys::raw::MAP_ANONYMOUS != 0
+    }
+
+    /// Whether the map was made keeping its file's descriptor
+    /// ([`MmapOptions::track_fd`](crate::MmapOptions::track_fd)), as
+    /// anonymous maps are by default too.
+    pub fn tracks_file(&self) -> bool {
+        self.track_fd
     }
 
     /// The start of the mapping, for handing it to code that accepts raw
@@ -462,6 +470,14 @@ impl Mmap {
     /// waits for it. Read-only and copy-on-write maps have nothing to write.
     pub fn flush_range(&self, offset: usize, len: usize) -> io::Result<()> {
         self.own_view().flush_range(offset, len)
+    }
+
+    /// [`flush_range`](Self::flush_range) with raw `msync` flags (`MS_*`
+    /// from [`raw`](crate::raw); 0 for `MS_SYNC`), passed on as they are:
+    /// the kernel refuses bad ones with EINVAL. Windows has no such flags
+    /// and ignores them.
+    pub fn flush_range_with(&self, offset: usize, len: usize, flags: i32) -> io::Result<()> {
+        self.own_view().flush_range_with(offset, len, flags)
     }
 
     /// [`flush_range`](Self::flush_range) over the whole map.

@@ -158,6 +158,11 @@ impl View {
 
     /// See [`Mmap::flush_range`](crate::Mmap::flush_range).
     pub fn flush_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.flush_range_with(offset, len, 0)
+    }
+
+    /// See [`Mmap::flush_range_with`](crate::Mmap::flush_range_with).
+    pub fn flush_range_with(&self, offset: usize, len: usize, flags: i32) -> io::Result<()> {
         if offset > self.len || len > self.len - offset {
             return Err(Error::FlushOutOfRange.into());
         }
@@ -167,7 +172,7 @@ impl View {
             return Ok(());
         }
         // SAFETY: the range lies in the mapping (checked above).
-        unsafe { sys::flush(self.base.add(offset), len) }
+        unsafe { sys::flush(self.base.add(offset), len, flags) }
     }
 
     /// See [`Mmap::advise`](crate::Mmap::advise).

@@ -759,3 +759,67 @@ fn a_file_open_for_reading_maps_read_only_and_read_write_says_what_to_use() {
     let mut copy = MmapOptions::new().access(Access::Copy).map(&file).unwrap();
     copy.write_at(0, b"R").unwrap();
 }
+
+#[test]
+fn a_map_without_its_descriptor_works_but_cannot_size_or_resize() {
+    // On every platform, Windows included (CPython 3.15's trackfd there).
+    let file = file_with(b"0123456789");
+    let mut untracked = MmapOptions::new().track_fd(false).map(&file).unwrap();
+    drop(file);
+    assert!(!untracked.tracks_file());
+    assert!(untracked.file_size().is_err());
+    assert_eq!(refused(untracked.resize(5)), Error::ResizeUntracked);
+    untracked.write_at(0, b"ab").unwrap();
+    assert_eq!(untracked.to_vec().unwrap(), b"ab23456789");
+    assert!(Mmap::anonymous(10).unwrap().tracks_file());
+}
+
+#[test]
+#[cfg(unix)] // msync flags
+fn flush_passes_its_flags_to_the_kernel() {
+    let file = file_with(b"0123456789");
+    let mut map = Mmap::map(&file).unwrap();
+    map.write_at(0, b"ab").unwrap();
+    map.flush_range_with(0, 10, libc::MS_ASYNC).unwrap();
+    map.flush_range_with(0, 10, libc::MS_INVALIDATE).unwrap();
+    let both = libc::MS_SYNC | libc::MS_ASYNC;
+    assert_eq!(
+        map.flush_range_with(0, 10, both)
+            .unwrap_err()
+            .raw_os_error(),
+        Some(EINVAL)
+    );
+    assert_eq!(
+        refused(map.flush_range_with(5, 6, 0)),
+        Error::FlushOutOfRange
+    );
+    map.flush_range_with(0, 10, 0).unwrap();
+    assert_eq!(file_bytes(&file), b"ab23456789");
+}
+
+#[test]
+fn set_name_names_anonymous_maps_only() {
+    let file = file_with(b"0123456789");
+    let map = Mmap::map(&file).unwrap();
+    assert_eq!(refused(map.set_name("file")), Error::NameOfFileMap);
+    let anonymous = Mmap::anonymous(10).unwrap();
+    assert_eq!(refused(anonymous.set_name("a\0b")), Error::NameWithNul);
+    assert_eq!(
+        refused(anonymous.set_name(&"x".repeat(80))),
+        Error::NameTooLong
+    );
+    let name = "safemmap-test:".to_owned() + &"x".repeat(79 - 14);
+    match anonymous.set_name(&name) {
+        // Linux 5.17+ with CONFIG_ANON_VMA_NAME: the kernel shows it.
+        Ok(()) => {
+            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+            assert!(maps.contains(&name), "{name} not in {maps}");
+        }
+        // A kernel without the feature; a system without any.
+        Err(err) => assert!(
+            cfg!(unix) && err.raw_os_error() == Some(22)
+                || err.kind() == std::io::ErrorKind::Unsupported,
+            "{err}"
+        ),
+    }
+}

@@ -4,7 +4,7 @@
 //! Windows has no `PROT_*`/`MAP_*` flags; the crate's portable encoding
 //! (below, in [`raw`]) is translated into page protections and view access.
 
-use std::ffi::c_void;
+use std::ffi::{c_void, CStr};
 use std::io;
 use std::os::windows::io::{AsHandle, AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::Path;
@@ -212,11 +212,22 @@ pub(crate) unsafe fn remap(_: *mut u8, _: usize, _: usize) -> io::Result<Option<
     Ok(None)
 }
 
+/// Writes the view's dirty pages back; Windows has no `msync` flags, so
+/// the flags are ignored (as CPython ignores them there).
+///
 /// # Safety
 /// The range lies inside a live view.
-pub(crate) unsafe fn flush(ptr: *mut u8, len: usize) -> io::Result<()> {
+pub(crate) unsafe fn flush(ptr: *mut u8, len: usize, _flags: i32) -> io::Result<()> {
     // SAFETY: the caller guarantees the range is mapped.
     check(unsafe { FlushViewOfFile(ptr as *const c_void, len) })
+}
+
+/// Windows names no mappings.
+///
+/// # Safety
+/// None needed; nothing is touched.
+pub(crate) unsafe fn name_anonymous(_: *mut u8, _: usize, _: &CStr) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 /// Windows takes no such advice.

@@ -13,6 +13,7 @@ pub(crate) use signal::{
     thread_record,
 };
 
+use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
@@ -102,6 +103,9 @@ pub mod raw {
         MADV_FREE_REUSABLE,
         #[cfg(target_vendor = "apple")]
         MADV_FREE_REUSE,
+        MS_SYNC,
+        MS_ASYNC,
+        MS_INVALIDATE,
     ];
 
     pub const PROT_READ: i32 = libc::PROT_READ;
@@ -244,14 +248,45 @@ pub(crate) unsafe fn remap(_: *mut u8, _: usize, _: usize) -> io::Result<Option<
     Ok(None)
 }
 
-/// Writes dirty pages of `ptr..ptr + len` back to the file, synchronously.
+/// Writes dirty pages of `ptr..ptr + len` back to the file, with `msync`
+/// flags `flags` (0 for MS_SYNC: write and wait).
 ///
 /// # Safety
 /// The range lies inside a live mapping.
-pub(crate) unsafe fn flush(ptr: *mut u8, len: usize) -> io::Result<()> {
+pub(crate) unsafe fn flush(ptr: *mut u8, len: usize, flags: i32) -> io::Result<()> {
+    let flags = if flags == 0 { libc::MS_SYNC } else { flags };
     // SAFETY: the caller guarantees the range is mapped; an unaligned start
-    // is reported by the kernel as EINVAL.
-    check(unsafe { libc::msync(ptr.cast(), len, libc::MS_SYNC) })
+    // or bad flags are reported by the kernel as EINVAL.
+    check(unsafe { libc::msync(ptr.cast(), len, flags) })
+}
+
+/// Names the anonymous mapping `ptr..ptr + len` (Linux 5.17 and later,
+/// built with CONFIG_ANON_VMA_NAME; EINVAL from other kernels).
+///
+/// # Safety
+/// The range is a live anonymous mapping.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) unsafe fn name_anonymous(ptr: *mut u8, len: usize, name: &CStr) -> io::Result<()> {
+    // SAFETY: the caller guarantees the range is mapped; the kernel copies
+    // the NUL-terminated name, which lives through the call.
+    check(unsafe {
+        libc::prctl(
+            libc::PR_SET_VMA,
+            libc::PR_SET_VMA_ANON_NAME as libc::c_ulong,
+            ptr as libc::c_ulong,
+            len as libc::c_ulong,
+            name.as_ptr(),
+        )
+    })
+}
+
+/// Other Unix systems name no mappings.
+///
+/// # Safety
+/// None needed; nothing is touched.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) unsafe fn name_anonymous(_: *mut u8, _: usize, _: &CStr) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 /// Passes advice about `ptr..ptr + len` to the kernel.
