@@ -1,17 +1,25 @@
-"""Type stubs for safemmap: CPython 3.13's ``mmap`` module, fault-safe."""
+"""Type stubs for safemmap: CPython's ``mmap`` module as the running
+interpreter has it (3.13's on 3.9-3.13), with 3.15's API everywhere;
+fault-safe."""
 
 import sys
 from collections.abc import Iterator
 from typing import NoReturn, overload
 
 if sys.version_info >= (3, 12):
-        from collections.abc import Buffer as ReadableBuffer
+    from collections.abc import Buffer as ReadableBuffer
     from collections.abc import Buffer as WriteableBuffer
 else:
-        from typing import Any as ReadableBuffer
+    from typing import Any as ReadableBuffer
     from typing import Any as WriteableBuffer
 
-from typing_extensions import Self, SupportsIndex
+from typing_extensions import Self, SupportsIndex, TypeAlias
+
+# find/rfind take None for start and end from Python 3.14.
+if sys.version_info >= (3, 14):
+    _SearchBound: TypeAlias = int | None
+else:
+    _SearchBound: TypeAlias = int
 
 ACCESS_DEFAULT: int
 ACCESS_READ: int
@@ -61,6 +69,11 @@ if sys.platform == "darwin":
     MADV_FREE_REUSABLE: int
     MADV_FREE_REUSE: int
 
+if sys.platform != "win32":
+    MS_SYNC: int
+    MS_ASYNC: int
+    MS_INVALIDATE: int
+
 error = OSError
 
 def cpu_count() -> int | None:
@@ -79,7 +92,7 @@ def default_process_workers() -> int:
     """Python 3.13's process pool default: process_cpu_count() or 1 (at most 61 on Windows)."""
 
 class mmap:
-    """A memory-mapped file or anonymous region (CPython 3.13 semantics).
+    """A memory-mapped file or anonymous region (the running CPython's semantics).
 
     Accesses that fault (a truncated file, an I/O error) raise OSError
     instead of killing the process.
@@ -99,11 +112,23 @@ class mmap:
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...
-        def find(
-        self, sub: ReadableBuffer, start: int = ..., end: int = ..., /, *, workers: int | None = None
+    def find(
+        self,
+        sub: ReadableBuffer,
+        start: _SearchBound = ...,
+        end: _SearchBound = ...,
+        /,
+        *,
+        workers: int | None = None,
     ) -> int: ...
     def rfind(
-        self, sub: ReadableBuffer, start: int = ..., end: int = ..., /, *, workers: int | None = None
+        self,
+        sub: ReadableBuffer,
+        start: _SearchBound = ...,
+        end: _SearchBound = ...,
+        /,
+        *,
+        workers: int | None = None,
     ) -> int: ...
     def count(
         self,
@@ -119,7 +144,13 @@ class mmap:
         (default: available_cpu_count()); the GIL is released meanwhile."""
     def readinto(self, buffer: WriteableBuffer, /) -> int:
         """Reads from the position into `buffer`; returns how many bytes."""
-    def flush(self, offset: int = 0, size: int = ..., /) -> None: ...
+    def flush(self, offset: int = 0, size: int = ..., /, *, flags: int = 0) -> None:
+        """Writes changes back (msync with `flags`, MS_SYNC when 0; ignored
+        on Windows). `size` defaults as the running Python's does: to the
+        end from 3.15 (where -1 also means the end), the map's length before."""
+    def set_name(self, name: str, /) -> None:
+        """Names an anonymous map `cpython:mmap:NAME` for the kernel (Linux
+        5.17+). A kernel that cannot is reported only under `-X dev`."""
     def madvise(self, option: int, start: int = 0, length: int = ..., /) -> None: ...
     def move(self, dest: int, src: int, count: int, /) -> None: ...
     def read(self, n: int | None = None, /) -> bytes: ...

@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::errors::to_py;
+use crate::versions;
 
 /// The object a raw C entry point (a slot, a method) was called on.
 ///
@@ -70,9 +71,7 @@ pub fn index(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
 /// clamped to the `Py_ssize_t` range rather than overflowing.
 pub fn slice_index(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
     if !is_index(obj) {
-        return Err(PyTypeError::new_err(
-            "slice indices must be integers or None or have an __index__ method",
-        ));
+        return Err(PyTypeError::new_err(versions::SLICE_BOUND_TYPE_ERROR));
     }
     ssize_or(obj, std::ptr::null_mut())
 }
@@ -112,6 +111,25 @@ pub fn int(obj: &Bound<'_, PyAny>) -> PyResult<c_int> {
             "signed integer is less than minimum"
         })
     })
+}
+
+/// A C `int` argument of a method: [`int`] up to 3.13, Argument Clinic's
+/// conversion from 3.14 (see [`versions::INT_OVERFLOW_NAMES_C_INT`]).
+pub fn method_int(obj: &Bound<'_, PyAny>) -> PyResult<c_int> {
+    if !versions::INT_OVERFLOW_NAMES_C_INT {
+        return int(obj);
+    }
+    let int = as_int(obj)?;
+    let mut overflow: c_int = 0;
+    // SAFETY: `int` is a live int object and `overflow` a valid out-pointer.
+    let value = unsafe { ffi::PyLong_AsLongAndOverflow(int.as_ptr(), &mut overflow) };
+    let value = checked(obj.py(), value)?;
+    match c_int::try_from(value) {
+        Ok(value) if overflow == 0 => Ok(value),
+        _ => Err(PyOverflowError::new_err(
+            "Python int too large to convert to C int",
+        )),
+    }
 }
 
 /// An unsigned byte argument ("b" format).

@@ -12,6 +12,11 @@ pub fn closed() -> PyErr {
     PyValueError::new_err("mmap closed or invalid")
 }
 
+/// `size()` of a map made with `trackfd=False`, from 3.15.
+pub fn size_untracked() -> PyErr {
+    PyValueError::new_err("can't get size with trackfd=False")
+}
+
 /// The exception CPython raises for `err`: its own type for the crate's
 /// refusals, `OSError(errno, strerror)` (and so the errno's subclass, such
 /// as PermissionError) for the operating system's.

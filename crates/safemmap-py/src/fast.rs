@@ -31,7 +31,9 @@ use safemmap::Mmap;
 
 use crate::convert;
 use crate::errors::raising;
-use crate::object::{absolute, adjust, clamp_bound, unpack, ByteIterator, PyMmap, DETACH_BYTES};
+use crate::object::{
+    absolute, adjust, clamp_bound, search_bounds, unpack, ByteIterator, PyMmap, DETACH_BYTES,
+};
 
 /// PyO3's entry points, where declined calls go.
 struct Fallbacks {
@@ -606,20 +608,25 @@ unsafe extern "C" fn search<const REVERSE: bool>(
         // SAFETY: a fast path runs no Python code (see `serve`).
         let map = unsafe { this.peek() }?;
         let len = map.len();
-        let start = clamp_bound(bound(0).unwrap_or(Some(map.position() as isize))?, len);
-        let end = clamp_bound(bound(1).unwrap_or(Some(len as isize))?, len);
-        if end.saturating_sub(start) >= DETACH_BYTES {
-            // `map` is not used past here: the long search may run Python
-            // code. `needle`, exact bytes the caller holds, stays alive and
-            // unchanged while the GIL is let go of.
-            return Some(long_search(this, start..end, needle, REVERSE));
-        }
-        let scan = map.scan(start..end);
-        let found = ok(if REVERSE {
-            scan.rfind(needle)
-        } else {
-            scan.find(needle)
-        })?;
+        let start = bound(0).unwrap_or(Some(map.position() as isize))?;
+        let end = bound(1).unwrap_or(Some(len as isize))?;
+        let found = match search_bounds(start, end, len) {
+            None => None,
+            Some(range) if range.len() >= DETACH_BYTES => {
+                // `map` is not used past here: the long search may run Python
+                // code. `needle`, exact bytes the caller holds, stays alive and
+                // unchanged while the GIL is let go of.
+                return Some(long_search(this, range, needle, REVERSE));
+            }
+            Some(range) => {
+                let scan = map.scan(range);
+                ok(if REVERSE {
+                    scan.rfind(needle)
+                } else {
+                    scan.find(needle)
+                })?
+            }
+        };
         // SAFETY: plain C call; a failure leaves an error to clear.
         new_object(unsafe { ffi::PyLong_FromSsize_t(found.map_or(-1, |i| i as isize)) })
     };

@@ -1,5 +1,6 @@
-//! The Python module `safemmap`: CPython 3.13's `mmap`, on Python 3.9 and
-//! later, over the fault-safe core crate. This crate only translates:
+//! The Python module `safemmap`: CPython's `mmap` as the running version has
+//! it (3.13's on 3.9-3.12; `versions` decides), over the fault-safe core
+//! crate. This crate only translates:
 //! arguments, errors and the buffer protocol (`object`, `convert`,
 //! `errors`), with short cuts past PyO3's wrappers for the hottest calls
 //! (`fast`) and the sequence item slots PyO3 cannot express (`sequence`).
@@ -15,6 +16,7 @@ mod fast;
 mod object;
 mod sequence;
 mod threads;
+mod versions;
 
 use pyo3::prelude::*;
 

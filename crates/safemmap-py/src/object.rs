@@ -1,5 +1,6 @@
-//! The `mmap` class: CPython 3.13's semantics, case by case, over
-//! [`safemmap::Mmap`].
+//! The `mmap` class: CPython's semantics, case by case, over
+//! [`safemmap::Mmap`]: 3.13's, and where 3.14 or 3.15 changed them the
+//! running version's (see [`versions`]).
 //!
 //! Conversions of arguments can run Python code (`__index__`, a buffer's
 //! exporter) that closes or resizes this very map. So every method checks
@@ -13,18 +14,20 @@
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::io::{Seek, SeekFrom};
+use std::ops::Range;
 use std::os::raw::{c_char, c_int, c_long, c_longlong};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PySlice, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PySlice, PyString, PyTuple};
 use safemmap::{raw, Access, Begun, Error, Mmap, MmapOptions, Scan, View};
 
 use crate::convert::{self, Bytes, Opt};
-use crate::errors::{closed, readinto_to_py, to_py, write_to_py};
+use crate::errors::{closed, readinto_to_py, size_untracked, to_py, write_to_py};
 use crate::threads::{Detached, Threads};
+use crate::versions;
 
 #[cfg_attr(
     Py_3_10,
@@ -43,6 +46,10 @@ use crate::threads::{Detached, Threads};
 )]
 pub struct PyMmap {
     shared: Shared,
+    /// The map's access, which never changes: kept apart so that a closed
+    /// map still knows it (from 3.14 `m[i] = v` refuses a read-only map
+    /// before the closed-check).
+    access: Access,
 }
 
 /// The object's state.
@@ -67,12 +74,13 @@ unsafe impl Sync for Shared {}
 
 impl PyMmap {
     fn new_open(map: Mmap) -> Self {
+        let access = map.access();
         let shared = Shared {
             map: RefCell::new(Some(map)),
             exports: Cell::new(0),
             threads: Threads::new(),
         };
-        PyMmap { shared }
+        PyMmap { shared, access }
     }
 
     /// The open map, or the closed-check error.
@@ -304,6 +312,16 @@ fn in_use() -> PyErr {
 /// The closed-check CPython makes before looking at any argument.
 fn ensure_open(slf: &Bound<'_, PyMmap>) -> PyResult<()> {
     slf.get().map().map(drop)
+}
+
+/// The closed-check of a method that takes arguments, before it converts
+/// them: 3.13 makes it; from 3.14 only the check after the conversion is
+/// made (every method makes that one when it takes the map).
+fn ensure_open_before_arguments(slf: &Bound<'_, PyMmap>) -> PyResult<()> {
+    match versions::ARGUMENTS_BEFORE_CLOSED_CHECK {
+        true => Ok(()),
+        false => ensure_open(slf),
+    }
 }
 
 /// An index from Python (negative counts from the end) as an offset; out of
@@ -559,7 +577,16 @@ impl PyMmap {
     }
 
     fn size(&self) -> PyResult<u64> {
-        self.map()?.file_size().map_err(to_py)
+        let map = self.map()?;
+        if versions::SIZE_WITHOUT_A_FILE {
+            if !map.tracks_file() {
+                return Err(size_untracked());
+            }
+            if map.is_anonymous() {
+                return Ok(map.len() as u64);
+            }
+        }
+        map.file_size().map_err(to_py)
     }
 
     #[pyo3(signature = (n = None, /))]
@@ -567,7 +594,7 @@ impl PyMmap {
         slf: &Bound<'py, Self>,
         n: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        ensure_open(slf)?;
+        ensure_open_before_arguments(slf)?;
         let n = convert::optional_size(n)?;
         let this = slf.get();
         let map = this.map_mut()?;
@@ -587,7 +614,7 @@ impl PyMmap {
 
     #[pyo3(signature = (data, /))]
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
-        ensure_open(slf)?;
+        ensure_open_before_arguments(slf)?;
         let data = Bytes::new(data)?;
         let this = slf.get();
         let mut map = this.map_mut()?;
@@ -616,23 +643,24 @@ impl PyMmap {
 
     #[pyo3(signature = (value, /))]
     fn write_byte(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        ensure_open(slf)?;
+        ensure_open_before_arguments(slf)?;
         let value = convert::ubyte(value)?;
         slf.get().map_mut()?.write_byte(value).map_err(to_py)
     }
 
     #[pyo3(signature = (dist, whence = Opt::missing(), /))]
     fn seek(slf: &Bound<'_, Self>, dist: &Bound<'_, PyAny>, whence: Opt<'_>) -> PyResult<u64> {
-        ensure_open(slf)?;
+        ensure_open_before_arguments(slf)?;
         let dist = convert::ssize(dist)?;
-        let whence = whence.map(convert::int)?.unwrap_or(0);
+        let whence = whence.map(convert::method_int)?.unwrap_or(0);
+        let mut map = slf.get().map_mut()?;
         let to = match whence {
             0 => SeekFrom::Start(convert::unsigned(dist) as u64),
             1 => SeekFrom::Current(dist as i64),
             2 => SeekFrom::End(dist as i64),
             _ => return Err(PyValueError::new_err("unknown seek type")),
         };
-        slf.get().map_mut()?.seek(to).map_err(to_py)
+        map.seek(to).map_err(to_py)
     }
 
     #[pyo3(signature = (sub, start = Opt::missing(), end = Opt::missing(), /, *, workers = None))]
@@ -667,7 +695,7 @@ impl PyMmap {
         end: Option<&Bound<'_, PyAny>>,
         workers: Option<usize>,
     ) -> PyResult<usize> {
-        ensure_open(slf)?;
+        ensure_open_before_arguments(slf)?;
         let needle = convert::needle(sub)?;
         let start = start.map(convert::slice_index).transpose()?;
         let end = end.map(convert::slice_index).transpose()?;
@@ -687,7 +715,7 @@ impl PyMmap {
     /// as much as fits, and returns how many bytes that was.
     #[pyo3(signature = (buffer, /))]
     fn readinto(slf: &Bound<'_, Self>, buffer: &Bound<'_, PyAny>) -> PyResult<usize> {
-        ensure_open(slf)?;
+        ensure_open_before_arguments(slf)?;
         let target = Bytes::writable(buffer)?;
         let this = slf.get();
         let (at, count) = {
@@ -709,7 +737,7 @@ impl PyMmap {
         src: &Bound<'_, PyAny>,
         count: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        ensure_open(slf)?;
+        ensure_open_before_arguments(slf)?;
         let (dest, src, count) = (
             convert::ssize(dest)?,
             convert::ssize(src)?,
@@ -724,22 +752,61 @@ impl PyMmap {
         .map_err(to_py)
     }
 
-    #[pyo3(signature = (offset = Opt::missing(), size = Opt::missing(), /))]
-    fn flush(slf: &Bound<'_, Self>, offset: Opt<'_>, size: Opt<'_>) -> PyResult<()> {
-        ensure_open(slf)?;
+    /// `flush(offset=0, size=-1, /, *, flags=MS_SYNC)`: 3.15's signature
+    /// on every version, `size` defaulting as the running version does.
+    #[pyo3(signature = (offset = Opt::missing(), size = Opt::missing(), /, *, flags = Opt::missing()))]
+    fn flush(
+        slf: &Bound<'_, Self>,
+        offset: Opt<'_>,
+        size: Opt<'_>,
+        flags: Opt<'_>,
+    ) -> PyResult<()> {
+        ensure_open_before_arguments(slf)?;
         let offset = offset.map(convert::ssize)?.unwrap_or(0);
+        if !versions::FLUSH_TO_THE_END {
+            // 3.14 converts the size after the closed-check.
+            ensure_open(slf)?;
+        }
         let size = size.map(convert::ssize)?;
+        // 0, like the default, is MS_SYNC.
+        let flags = flags.map(convert::method_int)?.unwrap_or(0);
         let (len, anonymous) = {
             let map = slf.get().map()?;
             (map.len(), map.is_anonymous())
         };
-        let size = size.map_or(len, convert::unsigned);
-        let flush = |view: View| view.flush_range(convert::unsigned(offset), size);
+        let size = match size {
+            // Wrapping: an offset that makes this wrap is out of range, and
+            // the core says so.
+            Some(-1) | None if versions::FLUSH_TO_THE_END => (len as isize).wrapping_sub(offset),
+            None => len as isize,
+            Some(size) => size,
+        };
+        let flush = |view: View| {
+            view.flush_range_with(convert::unsigned(offset), convert::unsigned(size), flags)
+        };
         // Writing a file's pages back may take long; an anonymous map has
         // none to write, and keeps the GIL.
         slf.get()
             .with_view(slf.py(), !anonymous, flush)?
             .map_err(to_py)
+    }
+
+    /// `set_name(name, /)` (3.15, on every version): names an anonymous
+    /// map `cpython:mmap:NAME` for the kernel. As CPython, a kernel that
+    /// cannot name maps is reported only in development mode (`-X dev`).
+    #[pyo3(signature = (name, /))]
+    fn set_name(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let Ok(name) = name.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "set_name() argument must be str, not {}",
+                convert::type_name(name)
+            )));
+        };
+        let name = format!("cpython:mmap:{}", name.to_str()?);
+        match self.map()?.set_name(&name) {
+            Err(err) if safemmap::refusal(&err).is_none() && !dev_mode(py)? => Ok(()),
+            named => named.map_err(to_py),
+        }
     }
 
     #[pyo3(signature = (option, start = Opt::missing(), length = Opt::missing(), /))]
@@ -749,9 +816,11 @@ impl PyMmap {
         start: Opt<'_>,
         length: Opt<'_>,
     ) -> PyResult<()> {
-        ensure_open(slf)?;
-        let option = convert::int(option)?;
+        ensure_open_before_arguments(slf)?;
+        let option = convert::method_int(option)?;
         let start = start.map(convert::ssize)?.unwrap_or(0);
+        // From 3.14 the length alone is converted after the closed-check.
+        ensure_open(slf)?;
         let length = length.map(convert::ssize)?;
         let length = length.map_or(slf.get().map()?.len(), convert::unsigned);
         let advise = |view: View| view.advise(option, convert::unsigned(start), length);
@@ -761,7 +830,7 @@ impl PyMmap {
 
     #[pyo3(signature = (newsize, /))]
     fn resize(slf: &Bound<'_, Self>, newsize: &Bound<'_, PyAny>) -> PyResult<()> {
-        ensure_open(slf)?;
+        ensure_open_before_arguments(slf)?;
         let newsize = convert::ssize(newsize)?;
         let (this, py) = (slf.get(), slf.py());
         // As in close: wait for the turn, check after.
@@ -887,25 +956,16 @@ fn assign(
     key: &Bound<'_, PyAny>,
     value: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    if slf.get().map()?.access() == Access::Read {
+    ensure_open_before_arguments(slf)?;
+    if slf.get().access == Access::Read {
         return Err(to_py(Error::ReadOnly.into()));
     }
     if convert::is_index(key) {
         let index = convert::index(key)?;
-        let len = slf.get().map()?.len();
-        if absolute(index, len) >= len {
-            return Err(PyIndexError::new_err("mmap index out of range"));
+        if !versions::ITEM_VALUE_BEFORE_INDEX {
+            check_index(slf, index)?;
         }
-        let Some(value) = value else {
-            return Err(PyTypeError::new_err("mmap doesn't support item deletion"));
-        };
-        if !convert::is_index(value) {
-            return Err(PyTypeError::new_err("mmap item value must be an int"));
-        }
-        // SAFETY: as above.
-        let value = convert::ssize_or(value, unsafe { ffi::PyExc_TypeError })?;
-        let value = u8::try_from(value)
-            .map_err(|_| PyValueError::new_err("mmap item value must be in range(0, 256)"))?;
+        let value = item_value(value)?;
         // The value's __index__ may have shrunk the map: the core checks the
         // index again against the current length.
         let mut map = slf.get().map_mut()?;
@@ -938,6 +998,30 @@ fn assign(
     .map_err(to_py)
 }
 
+/// The IndexError of `m[index] = value` for an index out of range.
+fn check_index(slf: &Bound<'_, PyMmap>, index: isize) -> PyResult<()> {
+    let len = slf.get().map()?.len();
+    match absolute(index, len) < len {
+        true => Ok(()),
+        false => Err(PyIndexError::new_err("mmap index out of range")),
+    }
+}
+
+/// The byte `m[i] = value` stores: `value` must be an int in 0..256
+/// (`None` is a deletion, refused).
+fn item_value(value: Option<&Bound<'_, PyAny>>) -> PyResult<u8> {
+    let Some(value) = value else {
+        return Err(PyTypeError::new_err("mmap doesn't support item deletion"));
+    };
+    if !convert::is_index(value) {
+        return Err(PyTypeError::new_err("mmap item value must be an int"));
+    }
+    // SAFETY: a borrowed pointer to a type object that lives forever.
+    let value = convert::ssize_or(value, unsafe { ffi::PyExc_TypeError })?;
+    u8::try_from(value)
+        .map_err(|_| PyValueError::new_err("mmap item value must be in range(0, 256)"))
+}
+
 /// A scan of `range` with the workers asked for (by default, as many as
 /// [`safemmap::cpu::available_cpu_count`] says).
 fn scan(view: View, range: std::ops::Range<usize>, workers: Option<usize>) -> Scan<'static> {
@@ -958,18 +1042,50 @@ fn search(
     workers: Option<usize>,
     reverse: bool,
 ) -> PyResult<isize> {
-    ensure_open(slf)?;
+    ensure_open_before_arguments(slf)?;
     let needle = Bytes::new(sub)?.to_needle()?;
-    let start = start.map(convert::ssize)?;
-    let end = end.map(convert::ssize)?;
-    let (start, end) = {
+    // From 3.14 the needle alone is converted before the closed-check.
+    ensure_open(slf)?;
+    let start = start.map(search_bound)?.flatten();
+    let end = end.map(search_bound)?.flatten();
+    let range = {
         let map = slf.get().map()?;
         let len = map.len();
-        let start = clamp_bound(start.unwrap_or(map.position() as isize), len);
-        (start, clamp_bound(end.unwrap_or(len as isize), len))
+        let start = start.unwrap_or(map.position() as isize);
+        search_bounds(start, end.unwrap_or(len as isize), len)
     };
-    slf.get()
-        .search_range(slf.py(), start..end, &needle, workers, reverse)
+    match range {
+        Some(range) => slf
+            .get()
+            .search_range(slf.py(), range, &needle, workers, reverse),
+        None => Ok(-1),
+    }
+}
+
+/// A start or end of find/rfind: `None` (from 3.14) leaves the default.
+fn search_bound(bound: &Bound<'_, PyAny>) -> PyResult<Option<isize>> {
+    if versions::SEARCH_BOUNDS_MAY_BE_NONE && bound.is_none() {
+        return Ok(None);
+    }
+    convert::ssize(bound).map(Some)
+}
+
+/// The range find/rfind look in, from their bounds (treated like slice
+/// bounds), or `None` where nothing can be found: from 3.15, from a start
+/// past the end (`b""` included, as `bytes.find`).
+pub(crate) fn search_bounds(start: isize, end: isize, len: usize) -> Option<Range<usize>> {
+    if versions::NOTHING_PAST_THE_END && start > len as isize {
+        return None;
+    }
+    Some(clamp_bound(start, len)..clamp_bound(end, len))
+}
+
+/// Whether the interpreter runs in development mode (`-X dev`).
+fn dev_mode(py: Python<'_>) -> PyResult<bool> {
+    py.import("sys")?
+        .getattr("flags")?
+        .getattr("dev_mode")?
+        .is_truthy()
 }
 
 /// Iteration yields 1-byte bytes objects, as CPython's sequence protocol
