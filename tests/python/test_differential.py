@@ -30,7 +30,7 @@ import safemmap
 from conftest import STANDIN
 
 PY313 = sys.version_info >= (3, 13)
-# safemmap has 3.13 semantics everywhere; a stdlib stand-in only on 3.13
+# safemmap has 3.13 semantics on 3.9-3.13 (the interpreter's own later); a stdlib stand-in only on 3.13+
 SAFEMMAP_IS_313 = PY313 or not STANDIN
 GRAN = std_mmap.ALLOCATIONGRANULARITY
 EXAMPLES = int(os.environ.get("SAFEMMAP_HYPOTHESIS_EXAMPLES", "800"))
