@@ -1,8 +1,9 @@
 """Memory-mapped files that never kill the process.
 
-A drop-in for CPython 3.13's ``mmap`` module (``import safemmap as mmap``)
-on Python 3.9 and later, whose accesses raise OSError where the stdlib's
-would die of SIGBUS or SIGSEGV.
+A drop-in for CPython's ``mmap`` module (``import safemmap as mmap``) on
+Python 3.9-3.15, behaving as the running version's (3.13's on older ones),
+whose accesses raise OSError where the stdlib's would die of SIGBUS or
+SIGSEGV.
 """
 
 import faulthandler as _faulthandler
