@@ -198,7 +198,10 @@ impl PyMmap {
     }
 
     /// Why the map cannot be had: closed, or held by an operation. This
-    /// and the next: the caller holds the lock.
+    /// and the next: the caller holds the lock. Out of line, so that the
+    /// borrows keep the short code they had before they held a lock.
+    #[cold]
+    #[inline(never)]
     fn unavailable(&self) -> PyErr {
         match self.shared.map.try_borrow_mut() {
             Err(_) => in_use(),
