@@ -20,10 +20,10 @@
 //!   before it lets go of the lock to work on a view.
 //!
 //! Nothing else does: a byte iterator's place is an atomic (threads sharing
-//! one iterator may see a byte twice, as CPython allows); module statics are
-//! set once at import; other objects' buffers stay alive while we hold a
-//! view of them, and are only read through fault-safe copies (a racing
-//! writer can tear what is read, not make it unsafe).
+//! one iterator may each get the same byte, never one out of bounds);
+//! module statics are set once at import; other objects' buffers stay alive
+//! while we hold a view of them, and are only read through fault-safe
+//! copies (a racing writer can tear what is read, not make it unsafe).
 //!
 //! Critical sections on a mutex of one's own came with CPython 3.14, as
 //! did PyO3's support for free-threaded builds.
@@ -36,7 +36,9 @@
 //! take it again while it holds it (CPython does not lock again a mutex
 //! that the thread's innermost section holds). So the code is written once,
 //! for "the lock", and is correct on both builds; on GIL builds the lock
-//! compiles to nothing.
+//! compiles to nothing. A child of `os.fork()` finds every map's mutex
+//! free but its own thread's: the interpreter stops all other threads
+//! before it forks, and a stopped thread has let go of its sections.
 
 use std::marker::PhantomData;
 
