@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Every test of the project: the Rust workspace (format, lints, tests), the
+# Python bindings linted for free-threaded CPython 3.14t and 3.15t, the
 # core crate checked and assembled for macOS, Linux on ARM and Windows, its
 # tests run for Windows under wine and for Linux/AArch64 under qemu; then,
 # for each supported Python, a fresh build, CPython's own test_mmap.py run in
@@ -31,6 +32,8 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
+step "free-threaded Python 3.14t and 3.15t: clippy of the bindings (no interpreter to run them)"
+bash scripts/check-free-threaded.sh
 
 for target in "${CROSS_TARGETS[@]}"; do
     step "$target: clippy, and a build of the library (which assembles it)"
