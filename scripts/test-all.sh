@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test of the project: the Rust workspace (format, lints, tests), the
-# core crate checked and assembled for macOS, Linux on ARM and Windows, its
+# core crate fuzzed for a minute, checked and assembled for macOS, Linux on ARM and Windows, its
 # tests run for Windows under wine and for Linux/AArch64 under qemu; then,
 # for each supported Python, a fresh build, CPython's own test_mmap.py run in
 # place against safemmap, and the project's pytest suite; last, a quick run
@@ -31,6 +31,8 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
+step "fuzzing call sequences on a map against a model, 60 s"
+bash scripts/fuzz.sh 60
 
 for target in "${CROSS_TARGETS[@]}"; do
     step "$target: clippy, and a build of the library (which assembles it)"
