@@ -31,6 +31,13 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
+step "the core crate without its default features (no thread pool)"
+cargo clippy -p safemmap --no-default-features --all-targets -- -D warnings
+cargo test -p safemmap --no-default-features --test mmap --test model
+if cargo tree -p safemmap --no-default-features -e normal | grep -E 'rayon|crossbeam'; then
+    echo "a thread-pool crate without the parallel feature" >&2
+    exit 1
+fi
 step "fuzzing call sequences on a map against a model, 60 s"
 bash scripts/fuzz.sh 60
 
