@@ -2,9 +2,12 @@
 //!
 //! Every fallible function returns [`std::io::Error`]. Refusals that are the
 //! crate's own (a bad range, a read-only map...) carry an [`Error`] inside,
-//! reachable with [`std::io::Error::get_ref`] and `downcast_ref`, so callers
-//! (the Python bindings among them) can tell them apart precisely. Failures
-//! reported by the OS carry their errno (`raw_os_error`).
+//! reachable with [`refusal`] (or [`std::io::Error::get_ref`] and
+//! `downcast_ref`), so callers (the Python bindings among them) can tell
+//! them apart precisely. A stopped fault is [`Error::Fault`]: [`fault`]
+//! gives its [`Fault`] (what kind, where, the OS error number that names
+//! it, how many bytes were transferred). Failures reported by the OS carry
+//! their errno (`raw_os_error`).
 
 use std::fmt;
 use std::io;
@@ -157,6 +160,7 @@ impl std::error::Error for Error {}
 /// far the operation had got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {
+    /// Why the page could not be reached.
     pub kind: FaultKind,
     /// The memory that faulted: the map's own, or a buffer lent to the call.
     pub region: Region,
@@ -201,6 +205,7 @@ impl fmt::Display for Region {
     }
 }
 
+/// Why a [`Fault`]'s page could not be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FaultKind {
@@ -252,4 +257,31 @@ pub fn transferred(err: &io::Error) -> usize {
 /// The crate's own refusal inside `err`, if it is one.
 pub fn refusal(err: &io::Error) -> Option<Error> {
     err.get_ref()?.downcast_ref::<Error>().copied()
+}
+
+/// The fault inside `err`, if an access to mapped memory (or to a buffer
+/// lent to the call) faulted and was stopped: its kind, the offset of the
+/// faulting byte, the OS error number and the bytes transferred.
+///
+/// ```
+/// # fn read_header(map: &safemmap::Mmap) -> std::io::Result<()> {
+/// let mut header = [0; 64];
+/// match map.read_exact_at(0, &mut header) {
+///     Ok(()) => {}
+///     Err(err) => match safemmap::fault(&err) {
+///         Some(fault) => eprintln!(
+///             "the file lost the page at offset {} (errno {})",
+///             fault.offset, fault.os_error
+///         ),
+///         None => return Err(err), // a bad range, or the OS's own error
+///     },
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub fn fault(err: &io::Error) -> Option<Fault> {
+    match refusal(err)? {
+        Error::Fault(fault) => Some(fault),
+        _ => None,
+    }
 }

@@ -94,7 +94,7 @@ mod options;
 mod scan;
 mod sys;
 
-pub use error::{refusal, transferred, Error, Fault, FaultKind, Region};
+pub use error::{fault, refusal, transferred, Error, Fault, FaultKind, Region};
 pub use mmap::{Mmap, Resize};
 pub use options::{Access, MmapOptions};
 pub use scan::{default_workers, set_default_workers, Begun, Scan, View, MIN_CHUNK};
