@@ -42,7 +42,7 @@ struct OpOf(Op);
 
 impl<'a> Arbitrary<'a> for OpOf {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(OpOf(match u.int_in_range(0..=24u8)? {
+        Ok(OpOf(match u.int_in_range(0..=26u8)? {
             0 => Op::ReadAt(number(u)?, number(u)?),
             1 => Op::ReadExactAt(number(u)?, number(u)?),
             2 => Op::ViewReadAt(number(u)?, number(u)?),
@@ -71,6 +71,8 @@ impl<'a> Arbitrary<'a> for OpOf {
             21 => Op::CopyWithin(number(u)?, number(u)?, number(u)?),
             22 => Op::Resize(number(u)?),
             23 => Op::FlushRange(number(u)?, number(u)?),
+            24 => Op::FlushAsyncRange(number(u)?, number(u)?),
+            25 => Op::RefreshLen,
             _ => Op::Advise(number(u)?, number(u)?),
         }))
     }

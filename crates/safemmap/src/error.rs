@@ -70,6 +70,11 @@ pub enum Error {
     NewSizeOutOfRange,
     /// Growing a shared anonymous map (Linux would hand back pages that fault).
     SharedAnonymousGrowth,
+    /// A map of huge pages ([`MmapOptions::huge_pages`](crate::MmapOptions::huge_pages))
+    /// whose length is not a multiple of their size.
+    HugePagesLength { page_size: usize },
+    /// Resizing a map of huge pages, which the OS unmaps only whole.
+    HugePagesResize,
     /// [`Mmap::finish_resize`](crate::Mmap::finish_resize) given a
     /// [`Resize`](crate::Resize) that is not the map's latest.
     ResizeOfAnotherMap,
@@ -103,7 +108,7 @@ impl Error {
             | Error::ResizeNotAllowed
             | Error::ResizeUntracked
             | Error::FileNotWritable { .. } => io::ErrorKind::PermissionDenied,
-            Error::SharedAnonymousGrowth => io::ErrorKind::Unsupported,
+            Error::SharedAnonymousGrowth | Error::HugePagesResize => io::ErrorKind::Unsupported,
             Error::RangePastEnd => io::ErrorKind::UnexpectedEof,
             _ => io::ErrorKind::InvalidInput,
         }
@@ -122,6 +127,12 @@ impl fmt::Display for Error {
                      map a file open for reading only with Mmap::map_read_only \
                      (Access::Read), or Access::Copy for private changes",
                     io::Error::from_raw_os_error(*os_error)
+                )
+            }
+            Error::HugePagesLength { page_size } => {
+                return write!(
+                    f,
+                    "a map of huge pages must be a whole number of them ({page_size} bytes each)"
                 )
             }
             Error::EmptyFile => "cannot mmap an empty file",
@@ -147,6 +158,7 @@ impl fmt::Display for Error {
             Error::SharedAnonymousGrowth => {
                 "mmap: can't expand a shared anonymous mapping on Linux"
             }
+            Error::HugePagesResize => "a map of huge pages cannot be resized",
             Error::ResizeOfAnotherMap => {
                 "a resize can only be finished by the map it began on, before another begins"
             }

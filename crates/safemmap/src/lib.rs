@@ -85,6 +85,7 @@
 //! * [`Error`]: the crate's own refusals, carried inside `io::Error`.
 //! * [`cpu`]: how many CPUs, and how many workers to start.
 
+mod advice;
 mod arch;
 pub mod cpu;
 mod door;
@@ -94,6 +95,7 @@ mod options;
 mod scan;
 mod sys;
 
+pub use advice::Advice;
 pub use error::{fault, refusal, transferred, Error, Fault, FaultKind, Region};
 pub use mmap::{Mmap, Resize};
 pub use options::{Access, MmapOptions};

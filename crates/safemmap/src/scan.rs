@@ -34,6 +34,7 @@ use std::ops::{Bound, Range, RangeBounds};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+use crate::advice::Advice;
 use crate::door::Mapped;
 use crate::error::Error;
 use crate::options::Access;
@@ -164,6 +165,21 @@ impl View {
 
     /// See [`Mmap::flush_range`](crate::Mmap::flush_range).
     pub fn flush_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.write_back(offset, len, sys::flush)
+    }
+
+    /// See [`Mmap::flush_async_range`](crate::Mmap::flush_async_range).
+    pub fn flush_async_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.write_back(offset, len, sys::flush_async)
+    }
+
+    /// Checks a flush's range and has `flush` write it back.
+    fn write_back(
+        &self,
+        offset: usize,
+        len: usize,
+        flush: unsafe fn(*mut u8, usize) -> io::Result<()>,
+    ) -> io::Result<()> {
         if offset > self.len || len > self.len - offset {
             return Err(Error::FlushOutOfRange.into());
         }
@@ -173,11 +189,38 @@ impl View {
             return Ok(());
         }
         // SAFETY: the range lies in the mapping (checked above).
-        unsafe { sys::flush(self.base.add(offset), len) }
+        unsafe { flush(self.base.add(offset), len) }
+    }
+
+    /// See [`Mmap::lock`](crate::Mmap::lock).
+    pub fn lock(&self) -> io::Result<()> {
+        self.whole(sys::lock)
+    }
+
+    /// See [`Mmap::unlock`](crate::Mmap::unlock).
+    pub fn unlock(&self) -> io::Result<()> {
+        self.whole(sys::unlock)
+    }
+
+    /// Applies a system call over the whole mapping; an empty map has none.
+    pub(crate) fn whole(
+        &self,
+        call: unsafe fn(*mut u8, usize) -> io::Result<()>,
+    ) -> io::Result<()> {
+        match self.len {
+            0 => Ok(()),
+            // SAFETY: `base..base + len` is the live mapping (the view's promise).
+            len => unsafe { call(self.base, len) },
+        }
     }
 
     /// See [`Mmap::advise`](crate::Mmap::advise).
-    pub fn advise(&self, advice: i32, start: usize, len: usize) -> io::Result<()> {
+    pub fn advise(&self, advice: Advice, start: usize, len: usize) -> io::Result<()> {
+        self.advise_raw(advice.as_raw(), start, len)
+    }
+
+    /// See [`Mmap::advise_raw`](crate::Mmap::advise_raw).
+    pub fn advise_raw(&self, advice: i32, start: usize, len: usize) -> io::Result<()> {
         if start >= self.len {
             return Err(Error::AdviseStartOutOfRange.into());
         }

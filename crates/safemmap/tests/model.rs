@@ -83,6 +83,8 @@ fn op() -> impl Strategy<Value = Op> {
         (number(), number(), number()).prop_map(|(d, s, n)| Op::CopyWithin(d, s, n)),
         number().prop_map(Op::Resize),
         (number(), number()).prop_map(|(at, n)| Op::FlushRange(at, n)),
+        (number(), number()).prop_map(|(at, n)| Op::FlushAsyncRange(at, n)),
+        Just(Op::RefreshLen),
         (number(), number()).prop_map(|(at, n)| Op::Advise(at, n)),
     ]
 }

@@ -42,6 +42,8 @@ pub enum Op {
     CopyWithin(usize, usize, usize),
     Resize(usize),
     FlushRange(usize, usize),
+    FlushAsyncRange(usize, usize),
+    RefreshLen,
     Advise(usize, usize),
 }
 
@@ -320,8 +322,11 @@ fn apply(map: &mut Mmap, model: &mut Model, op: &Op) -> Result<(), String> {
                 agree(map.resize(new_len), None)
             }
         }
-        Op::FlushRange(at, n) => {
-            let got = map.flush_range(at, n);
+        Op::FlushRange(at, n) | Op::FlushAsyncRange(at, n) => {
+            let got = match op {
+                Op::FlushRange(..) => map.flush_range(at, n),
+                _ => map.flush_async_range(at, n),
+            };
             match model.span(at, n) {
                 None => agree(got, None),
                 // The kernel wants a page-aligned start; the map's is.
@@ -329,8 +334,10 @@ fn apply(map: &mut Mmap, model: &mut Model, op: &Op) -> Result<(), String> {
                 Some(_) => Ok(()),
             }
         }
+        // The map covers its whole file, which only it changes.
+        Op::RefreshLen => agree(map.refresh_len(), Some(len)),
         Op::Advise(at, n) => {
-            let got = map.advise(0, at, n);
+            let got = map.advise(safemmap::Advice::Normal, at, n);
             if at >= len || n > isize::MAX as usize {
                 agree(got, None)
             } else {
