@@ -38,6 +38,8 @@ if cargo tree -p safemmap --no-default-features -e normal | grep -E 'rayon|cross
     echo "a thread-pool crate without the parallel feature" >&2
     exit 1
 fi
+step "the core crate's examples, checked against wc, grep and od"
+bash scripts/examples.sh
 step "fuzzing call sequences on a map against a model, 60 s"
 bash scripts/fuzz.sh 60
 
