@@ -38,6 +38,11 @@ if cargo tree -p safemmap --no-default-features -e normal | grep -E 'rayon|cross
     echo "a thread-pool crate without the parallel feature" >&2
     exit 1
 fi
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+step "the core crate with its minimum supported Rust, $msrv"
+rustup toolchain install "$msrv" --profile minimal
+cargo +"$msrv" check -p safemmap
+cargo +"$msrv" check -p safemmap --no-default-features
 step "the core crate's examples, checked against wc, grep and od"
 bash scripts/examples.sh
 step "fuzzing call sequences on a map against a model, 60 s"
