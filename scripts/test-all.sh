@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every test of the project: the Rust workspace (format, lints, tests), the
-# core crate fuzzed for a minute, checked and assembled for macOS, Linux on ARM and Windows, its
-# tests run for Windows under wine and for Linux/AArch64 under qemu; then,
+# Every test of the project: the Rust workspace (format, lints, tests); the
+# core crate without default features, its docs, package, minimum Rust and
+# examples, a minute of fuzzing; the core crate checked and assembled for
+# macOS, Linux on ARM and Windows, its tests run for Windows under wine and
+# for Linux/AArch64 under qemu; then,
 # for each supported Python, a fresh build, CPython's own test_mmap.py run in
 # place against safemmap, and the project's pytest suite; last, a quick run
 # of the benchmark script (a smoke test of its result checks, not a timing).
@@ -38,6 +40,9 @@ if cargo tree -p safemmap --no-default-features -e normal | grep -E 'rayon|cross
     echo "a thread-pool crate without the parallel feature" >&2
     exit 1
 fi
+step "the core crate's docs (no warnings) and package"
+RUSTDOCFLAGS="-D warnings" cargo doc -p safemmap --no-deps
+cargo package -p safemmap --allow-dirty
 msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
 step "the core crate with its minimum supported Rust, $msrv"
 rustup toolchain install "$msrv" --profile minimal
