@@ -173,7 +173,8 @@ impl View {
         self.write_back(offset, len, sys::flush_async)
     }
 
-    /// Checks a flush's range and has `flush` write it back.
+    /// Checks a flush's range and has `flush` write it back. `flush` may
+    /// only require that its range lie in a live mapping.
     fn write_back(
         &self,
         offset: usize,
@@ -202,11 +203,9 @@ impl View {
         self.whole(sys::unlock)
     }
 
-    /// Applies a system call over the whole mapping; an empty map has none.
-    pub(crate) fn whole(
-        &self,
-        call: unsafe fn(*mut u8, usize) -> io::Result<()>,
-    ) -> io::Result<()> {
+    /// Makes `call` over the whole mapping, if any (an empty map has
+    /// none). `call` may only require that its range lie in a live mapping.
+    fn whole(&self, call: unsafe fn(*mut u8, usize) -> io::Result<()>) -> io::Result<()> {
         match self.len {
             0 => Ok(()),
             // SAFETY: `base..base + len` is the live mapping (the view's promise).
@@ -284,7 +283,7 @@ impl<'a> Scan<'a> {
     }
 
     /// How many threads may share the scan (0 counts as 1). Without the
-    /// `parallel` feature, one does whatever this says.
+    /// `parallel` feature the calling thread does it all, whatever this says.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = Some(workers.max(1));
         self

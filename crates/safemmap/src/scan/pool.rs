@@ -28,7 +28,7 @@ pub(super) fn run_workers(_threads: usize, work: impl Fn() + Sync) {
 mod parallel {
     use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
-    use super::super::default_workers;
+    use crate::scan::default_workers;
     use crate::sys;
 
     /// The threads parallel scans run on, one per available CPU; `None` in a
