@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p safemmap --examples
-bin=target/debug/examples
+bin=${CARGO_TARGET_DIR:-target}/debug/examples
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -38,6 +38,7 @@ keys "$records" | sort -n > "$work/sorted-keys"
 diff <(keys "$records") "$work/sorted-keys" > /dev/null || fail "sort_records did not sort by key"
 [ "$("$bin/records" sum "$records")" = $sum ] || fail "sort_records lost records"
 
-"$bin/fault" | grep -q "^fault: the page at offset $(getconf PAGESIZE) has no backing" \
-    || fail "fault did not recognise the fault"
+fault=$("$bin/fault")
+grep -q "^fault: the page at offset $(getconf PAGESIZE) has no backing" <<< "$fault" \
+    || fail "fault did not recognise the fault: $fault"
 echo "examples: wc_l, grep_n, records, sort_records and fault agree"
