@@ -788,7 +788,7 @@ impl PyMmap {
         let start = start.map(convert::ssize)?.unwrap_or(0);
         let length = length.map(convert::ssize)?;
         let length = length.map_or(slf.get().map()?.len(), convert::unsigned);
-        let advise = |view: View| view.advise(option, convert::unsigned(start), length);
+        let advise = |view: View| view.advise_raw(option, convert::unsigned(start), length);
         let long = length >= DETACH_BYTES;
         slf.get().with_view(slf.py(), long, advise)?.map_err(to_py)
     }
