@@ -31,6 +31,11 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
+step "the core crate's optional features: clippy, and the tests that use them"
+cargo clippy -p safemmap --all-features --all-targets -- -D warnings
+cargo test -p safemmap --all-features --test typed
+step "the benchmark against memmap2, each task run once on small files"
+SAFEMMAP_BENCH_MB=2 cargo bench -p safemmap --bench memmap2 -- --test
 
 for target in "${CROSS_TARGETS[@]}"; do
     step "$target: clippy, and a build of the library (which assembles it)"

@@ -95,7 +95,7 @@ mod scan;
 mod sys;
 
 pub use error::{refusal, transferred, Error, Fault, FaultKind, Region};
-pub use mmap::{Mmap, Resize};
+pub use mmap::{Chunks, Mmap, Resize, Scalar};
 pub use options::{Access, MmapOptions};
 pub use scan::{default_workers, set_default_workers, Begun, Scan, View, MIN_CHUNK};
 pub use sys::{raw, AsFile};

@@ -1,0 +1,313 @@
+//! safemmap against memmap2 on what a memmap2 user writes first: `wc -l`,
+//! `grep -n`, random reads of a field of fixed-size records (a page-cached
+//! file and a small one in the CPU cache), the sum of a field over every
+//! record, and creating and sorting records. Each task is written the
+//! obvious way with each crate (memmap2 with memchr and bytemuck over the
+//! slice; safemmap with its own calls), and both run in the same group, one
+//! after the other, over the same file.
+//!
+//! `SAFEMMAP_BENCH_MB` sets the size of the large files (256 by default);
+//! CI runs it small, once: `SAFEMMAP_BENCH_MB=2 cargo bench --bench memmap2
+//! -- --test`.
+
+use std::hint::black_box;
+use std::io::Write;
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use memchr::memmem;
+
+/// The size of a record, its sort key (bytes 0..8) and the summed field
+/// (bytes 8..16), both little-endian.
+const RECORD: usize = 32;
+const FIELD: usize = 8;
+/// Random field reads per iteration.
+const READS: usize = 1 << 20;
+/// The small file, which stays in the CPU cache.
+const SMALL: usize = 64 << 10;
+/// What safemmap copies out at a time.
+const BLOCK: usize = 32 << 10;
+const NEEDLE: &[u8] = b"needle";
+
+fn large_len() -> usize {
+    let mb: usize = std::env::var("SAFEMMAP_BENCH_MB")
+        .ok()
+        .and_then(|mb| mb.parse().ok())
+        .unwrap_or(256);
+    mb.max(1) << 20
+}
+
+/// A deterministic stream of pseudo-random numbers (xorshift64*).
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+fn file_of(bytes: &[u8]) -> std::fs::File {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(bytes).unwrap();
+    file
+}
+
+/// Lines of 20 to 120 bytes; one in about 1000 holds [`NEEDLE`].
+fn text(len: usize) -> Vec<u8> {
+    let mut random = Random(7);
+    let mut text = Vec::with_capacity(len + 128);
+    while text.len() < len {
+        let n = random.next();
+        let words = 20 + (n % 100) as usize;
+        text.extend(b"lorem ipsum dolor sit amet ".iter().cycle().take(words));
+        if n >> 32 & 1023 == 0 {
+            text.extend_from_slice(NEEDLE);
+        }
+        text.push(b'\n');
+    }
+    text.truncate(len);
+    text
+}
+
+fn records(len: usize) -> Vec<u8> {
+    let mut random = Random(11);
+    (0..len / 8)
+        .flat_map(|_| random.next().to_le_bytes())
+        .collect()
+}
+
+fn field_offsets(len: usize) -> Vec<usize> {
+    let mut random = Random(13);
+    let count = (len / RECORD) as u64;
+    (0..READS)
+        .map(|_| (random.next() % count) as usize * RECORD + FIELD)
+        .collect()
+}
+
+fn field(record: &[u8]) -> u64 {
+    u64::from_le_bytes(record[FIELD..FIELD + 8].try_into().unwrap())
+}
+
+fn key(record: &[u8; RECORD]) -> u64 {
+    u64::from_le_bytes(record[..8].try_into().unwrap())
+}
+
+/// Both maps of `file`, read-only: memmap2's and safemmap's.
+fn maps(file: &std::fs::File) -> (memmap2::Mmap, safemmap::Mmap) {
+    // SAFETY: the benchmark's own temporary file, which nothing changes.
+    let theirs = unsafe { memmap2::Mmap::map(file) }.unwrap();
+    let ours = safemmap::Mmap::map_read_only(file).unwrap();
+    (theirs, ours)
+}
+
+fn lines(c: &mut Criterion) {
+    let file = file_of(&text(large_len()));
+    let (theirs, ours) = maps(&file);
+    let mut group = c.benchmark_group("wc-l");
+    group.sample_size(10);
+    group.bench_function("memmap2", |b| {
+        b.iter(|| memchr::memchr_iter(b'\n', &theirs).count())
+    });
+    group.bench_function("safemmap", |b| b.iter(|| ours.count(b"\n", ..).unwrap()));
+    group.finish();
+
+    // The line number of every match: lines counted between matches.
+    let mut group = c.benchmark_group("grep-n");
+    group.sample_size(10);
+    group.bench_function("memmap2", |b| {
+        b.iter(|| {
+            let (mut line, mut counted, mut sum) = (1, 0, 0);
+            for found in memmem::find_iter(&theirs, NEEDLE) {
+                line += memchr::memchr_iter(b'\n', &theirs[counted..found]).count();
+                counted = found;
+                sum += line;
+            }
+            sum
+        })
+    });
+    group.bench_function("safemmap", |b| {
+        b.iter(|| {
+            let (mut line, mut counted, mut sum) = (1, 0, 0);
+            while let Some(found) = ours.find(NEEDLE, counted..).unwrap() {
+                line += ours.count(b"\n", counted..found).unwrap();
+                counted = found + NEEDLE.len();
+                sum += line;
+            }
+            sum
+        })
+    });
+    group.finish();
+}
+
+fn random_reads(c: &mut Criterion, name: &str, len: usize) {
+    let file = file_of(&records(len));
+    let (theirs, ours) = maps(&file);
+    let offsets = field_offsets(len);
+    let mut group = c.benchmark_group(name);
+    group.bench_function("memmap2", |b| {
+        b.iter(|| {
+            offsets.iter().fold(0_u64, |sum, &at| {
+                let bytes = theirs[at..at + 8].try_into().unwrap();
+                sum.wrapping_add(u64::from_le_bytes(bytes))
+            })
+        })
+    });
+    group.bench_function("safemmap-read_le", |b| {
+        b.iter(|| {
+            offsets.iter().fold(0_u64, |sum, &at| {
+                sum.wrapping_add(ours.read_le::<u64>(at).unwrap())
+            })
+        })
+    });
+    group.bench_function("safemmap-read_exact_at", |b| {
+        b.iter(|| {
+            offsets.iter().fold(0_u64, |sum, &at| {
+                let mut bytes = [0; 8];
+                ours.read_exact_at(at, &mut bytes).unwrap();
+                sum.wrapping_add(u64::from_le_bytes(bytes))
+            })
+        })
+    });
+    let mut values = vec![0_u64; offsets.len()];
+    group.bench_function("safemmap-gather_le", |b| {
+        b.iter(|| {
+            ours.gather_le(&offsets, &mut values).unwrap();
+            values.iter().fold(0_u64, |sum, &v| sum.wrapping_add(v))
+        })
+    });
+    group.finish();
+}
+
+fn reads(c: &mut Criterion) {
+    random_reads(c, "random-field/page-cached", large_len());
+    random_reads(c, "random-field/in-cache", SMALL);
+}
+
+fn sum(c: &mut Criterion) {
+    let file = file_of(&records(large_len()));
+    let (theirs, ours) = maps(&file);
+    let mut group = c.benchmark_group("sum-field");
+    group.sample_size(10);
+    group.bench_function("memmap2", |b| {
+        b.iter(|| {
+            theirs
+                .chunks_exact(RECORD)
+                .fold(0_u64, |sum, record| sum.wrapping_add(field(record)))
+        })
+    });
+    group.bench_function("safemmap", |b| {
+        b.iter(|| {
+            let mut chunks = ours.chunks(BLOCK);
+            let mut sum = 0_u64;
+            while let Some((_, chunk)) = chunks.next_chunk().unwrap() {
+                sum = chunk
+                    .chunks_exact(RECORD)
+                    .fold(sum, |sum, record| sum.wrapping_add(field(record)));
+            }
+            sum
+        })
+    });
+    group.finish();
+}
+
+/// The time `runs` runs of `work` on `state` take, each after an untimed
+/// `setup` of it.
+fn timed_after<T>(
+    runs: u64,
+    state: &mut T,
+    setup: impl Fn(&mut T),
+    work: impl Fn(&mut T),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..runs {
+        setup(state);
+        let start = Instant::now();
+        work(state);
+        total += start.elapsed();
+    }
+    total
+}
+
+fn create_and_sort(c: &mut Criterion) {
+    let len = large_len();
+    let unsorted = records(len);
+    // A file each: memmap2's mutable slice must be the only access to its
+    // file.
+    let (their_file, our_file) = (file_of(&unsorted), file_of(&unsorted));
+    // SAFETY: the benchmark's own temporary file, which only this map
+    // reaches.
+    let mut theirs = unsafe { memmap2::MmapMut::map_mut(&their_file) }.unwrap();
+    let mut ours = safemmap::Mmap::map(&our_file).unwrap();
+
+    // Every record made in place (memmap2) or in a block written out
+    // whole (safemmap).
+    let make = |index: usize, record: &mut [u8]| {
+        record[..8].copy_from_slice(&(index as u64).wrapping_mul(0x9E37_79B9).to_le_bytes());
+        record[8..16].copy_from_slice(&(index as u64).to_le_bytes());
+        record[16..].fill(b' ');
+    };
+    let mut group = c.benchmark_group("create");
+    group.sample_size(10);
+    group.bench_function("memmap2", |b| {
+        b.iter(|| {
+            for (index, record) in theirs.chunks_exact_mut(RECORD).enumerate() {
+                make(index, record);
+            }
+        })
+    });
+    let mut block = vec![0; BLOCK];
+    group.bench_function("safemmap", |b| {
+        b.iter(|| {
+            for start in (0..len).step_by(BLOCK) {
+                let part = &mut block[..BLOCK.min(len - start)];
+                for (i, record) in part.chunks_exact_mut(RECORD).enumerate() {
+                    make(start / RECORD + i, record);
+                }
+                ours.write_all_at(start, part).unwrap();
+            }
+        })
+    });
+    group.finish();
+
+    // Sorted by key: in place (memmap2), or copied out, sorted and copied
+    // back (safemmap). Each run starts from the unsorted records.
+    let mut group = c.benchmark_group("sort");
+    group.sample_size(10);
+    group.bench_function("memmap2", |b| {
+        b.iter_custom(|runs| {
+            timed_after(
+                runs,
+                &mut theirs,
+                |map| map.copy_from_slice(&unsorted),
+                |map| {
+                    let records: &mut [[u8; RECORD]] = bytemuck::cast_slice_mut(&mut map[..]);
+                    records.sort_unstable_by_key(key);
+                },
+            )
+        })
+    });
+    group.bench_function("safemmap", |b| {
+        b.iter_custom(|runs| {
+            timed_after(
+                runs,
+                &mut ours,
+                |map| map.write_all_at(0, &unsorted).unwrap(),
+                |map| {
+                    let mut bytes = map.to_vec().unwrap();
+                    let records: &mut [[u8; RECORD]] = bytemuck::cast_slice_mut(&mut bytes);
+                    records.sort_unstable_by_key(key);
+                    map.write_all_at(0, &bytes).unwrap();
+                },
+            )
+        })
+    });
+    group.finish();
+    black_box((theirs, ours));
+}
+
+criterion_group!(benches, lines, reads, sum, create_and_sort);
+criterion_main!(benches);
