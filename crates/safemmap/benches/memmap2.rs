@@ -10,7 +10,6 @@
 //! CI runs it small, once: `SAFEMMAP_BENCH_MB=2 cargo bench --bench memmap2
 //! -- --test`.
 
-use std::hint::black_box;
 use std::io::Write;
 
 use std::time::{Duration, Instant};
@@ -104,33 +103,48 @@ fn maps(file: &std::fs::File) -> (memmap2::Mmap, safemmap::Mmap) {
     (theirs, ours)
 }
 
+/// Runs `theirs` and `ours` as one group, after checking that they agree.
+fn compare<T: PartialEq + std::fmt::Debug>(
+    c: &mut Criterion,
+    name: &str,
+    samples: usize,
+    mut theirs: impl FnMut() -> T,
+    mut ours: impl FnMut() -> T,
+) {
+    assert_eq!(theirs(), ours(), "{name}: both crates give one answer");
+    let mut group = c.benchmark_group(name);
+    group.sample_size(samples);
+    group.bench_function("memmap2", |b| b.iter(&mut theirs));
+    group.bench_function("safemmap", |b| b.iter(&mut ours));
+    group.finish();
+}
+
 fn lines(c: &mut Criterion) {
     let file = file_of(&text(large_len()));
     let (theirs, ours) = maps(&file);
-    let mut group = c.benchmark_group("wc-l");
-    group.sample_size(10);
-    group.bench_function("memmap2", |b| {
-        b.iter(|| memchr::memchr_iter(b'\n', &theirs).count())
-    });
-    group.bench_function("safemmap", |b| b.iter(|| ours.count(b"\n", ..).unwrap()));
-    group.finish();
-
-    // The line number of every match: lines counted between matches.
-    let mut group = c.benchmark_group("grep-n");
-    group.sample_size(10);
-    group.bench_function("memmap2", |b| {
-        b.iter(|| {
+    compare(
+        c,
+        "wc-l",
+        10,
+        || memchr::memchr_iter(b'\n', &theirs).count(),
+        || ours.count(b"\n", ..).unwrap(),
+    );
+    // The sum of the line numbers of the matches: lines counted between
+    // matches.
+    compare(
+        c,
+        "grep-n",
+        10,
+        || {
             let (mut line, mut counted, mut sum) = (1, 0, 0);
             for found in memmem::find_iter(&theirs, NEEDLE) {
                 line += memchr::memchr_iter(b'\n', &theirs[counted..found]).count();
-                counted = found;
+                counted = found + NEEDLE.len();
                 sum += line;
             }
             sum
-        })
-    });
-    group.bench_function("safemmap", |b| {
-        b.iter(|| {
+        },
+        || {
             let (mut line, mut counted, mut sum) = (1, 0, 0);
             while let Some(found) = ours.find(NEEDLE, counted..).unwrap() {
                 line += ours.count(b"\n", counted..found).unwrap();
@@ -138,47 +152,44 @@ fn lines(c: &mut Criterion) {
                 sum += line;
             }
             sum
-        })
-    });
-    group.finish();
+        },
+    );
 }
 
 fn random_reads(c: &mut Criterion, name: &str, len: usize) {
     let file = file_of(&records(len));
     let (theirs, ours) = maps(&file);
     let offsets = field_offsets(len);
-    let mut group = c.benchmark_group(name);
-    group.bench_function("memmap2", |b| {
-        b.iter(|| {
-            offsets.iter().fold(0_u64, |sum, &at| {
-                let bytes = theirs[at..at + 8].try_into().unwrap();
-                sum.wrapping_add(u64::from_le_bytes(bytes))
-            })
+    let their_sum = || {
+        offsets.iter().fold(0_u64, |sum, &at| {
+            let bytes = theirs[at..at + 8].try_into().unwrap();
+            sum.wrapping_add(u64::from_le_bytes(bytes))
         })
-    });
-    group.bench_function("safemmap-read_le", |b| {
-        b.iter(|| {
-            offsets.iter().fold(0_u64, |sum, &at| {
-                sum.wrapping_add(ours.read_le::<u64>(at).unwrap())
-            })
+    };
+    let read_le = || {
+        offsets.iter().fold(0_u64, |sum, &at| {
+            sum.wrapping_add(ours.read_le::<u64>(at).unwrap())
         })
-    });
-    group.bench_function("safemmap-read_exact_at", |b| {
-        b.iter(|| {
-            offsets.iter().fold(0_u64, |sum, &at| {
-                let mut bytes = [0; 8];
-                ours.read_exact_at(at, &mut bytes).unwrap();
-                sum.wrapping_add(u64::from_le_bytes(bytes))
-            })
+    };
+    let read_exact_at = || {
+        offsets.iter().fold(0_u64, |sum, &at| {
+            let mut bytes = [0; 8];
+            ours.read_exact_at(at, &mut bytes).unwrap();
+            sum.wrapping_add(u64::from_le_bytes(bytes))
         })
-    });
+    };
     let mut values = vec![0_u64; offsets.len()];
-    group.bench_function("safemmap-gather_le", |b| {
-        b.iter(|| {
-            ours.gather_le(&offsets, &mut values).unwrap();
-            values.iter().fold(0_u64, |sum, &v| sum.wrapping_add(v))
-        })
-    });
+    let mut gather_le = || {
+        ours.gather_le(&offsets, &mut values).unwrap();
+        values.iter().fold(0_u64, |sum, &v| sum.wrapping_add(v))
+    };
+    let expected = their_sum();
+    assert_eq!([read_le(), read_exact_at(), gather_le()], [expected; 3]);
+    let mut group = c.benchmark_group(name);
+    group.bench_function("memmap2", |b| b.iter(their_sum));
+    group.bench_function("safemmap-read_le", |b| b.iter(read_le));
+    group.bench_function("safemmap-read_exact_at", |b| b.iter(read_exact_at));
+    group.bench_function("safemmap-gather_le", |b| b.iter(&mut gather_le));
     group.finish();
 }
 
@@ -190,17 +201,16 @@ fn reads(c: &mut Criterion) {
 fn sum(c: &mut Criterion) {
     let file = file_of(&records(large_len()));
     let (theirs, ours) = maps(&file);
-    let mut group = c.benchmark_group("sum-field");
-    group.sample_size(10);
-    group.bench_function("memmap2", |b| {
-        b.iter(|| {
+    compare(
+        c,
+        "sum-field",
+        10,
+        || {
             theirs
                 .chunks_exact(RECORD)
                 .fold(0_u64, |sum, record| sum.wrapping_add(field(record)))
-        })
-    });
-    group.bench_function("safemmap", |b| {
-        b.iter(|| {
+        },
+        || {
             let mut chunks = ours.chunks(BLOCK);
             let mut sum = 0_u64;
             while let Some((_, chunk)) = chunks.next_chunk().unwrap() {
@@ -209,9 +219,8 @@ fn sum(c: &mut Criterion) {
                     .fold(sum, |sum, record| sum.wrapping_add(field(record)));
             }
             sum
-        })
-    });
-    group.finish();
+        },
+    );
 }
 
 /// The time `runs` runs of `work` on `state` take, each after an untimed
@@ -272,6 +281,7 @@ fn create_and_sort(c: &mut Criterion) {
         })
     });
     group.finish();
+    assert_eq!(theirs[..], ours.to_vec().unwrap(), "both made alike");
 
     // Sorted by key: in place (memmap2), or copied out, sorted and copied
     // back (safemmap). Each run starts from the unsorted records.
@@ -306,7 +316,7 @@ fn create_and_sort(c: &mut Criterion) {
         })
     });
     group.finish();
-    black_box((theirs, ours));
+    assert_eq!(theirs[..], ours.to_vec().unwrap(), "both sorted alike");
 }
 
 criterion_group!(benches, lines, reads, sum, create_and_sort);

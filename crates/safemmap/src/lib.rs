@@ -49,7 +49,11 @@
 //! (its error for a file open for reading only, [`Error::FileNotWritable`],
 //! names [`Mmap::map_read_only`]); an empty file gives an empty map there
 //! too; bytes are copied out ([`Mmap::read_at`], [`Mmap::read_exact_at`],
-//! [`Mmap::to_vec`]) instead of borrowed. No safe call panics: arguments
+//! [`Mmap::to_vec`]) instead of borrowed: numbers by
+//! [`Mmap::read_le`]/[`Mmap::read_be`] (inlined: a bounds check, a load and
+//! a test), many at once by [`Mmap::gather_le`], plain-old-data values by
+//! `Mmap::read_pod` (feature `bytemuck`), and everything a block at a time
+//! by [`Mmap::chunks`]. No safe call panics: arguments
 //! out of range, and a position left past the end by a shrink, give `Ok`
 //! or `Err`.
 //!
@@ -75,7 +79,9 @@
 //!
 //! * `door`: the only code that dereferences mapped memory, and
 //!   `door::guard`, fault protection (its docs hold the soundness argument).
-//! * `arch`: the instructions that may fault, in assembly (x86-64, AArch64).
+//! * `arch`: the instructions that may fault, in assembly (x86-64, AArch64):
+//!   leaf routines, and loads and stores inlined into the door, found by
+//!   the handler in an exception table.
 //! * `sys`: the only code that names an operating system (`sys/unix/`,
 //!   `sys/windows.rs`): mappings, descriptors, the signal or exception
 //!   handler.

@@ -48,7 +48,9 @@
 //!   writer, never what memory is touched. The alternative, searchers over
 //!   raw pointers, exists in memchr for single bytes only.
 //! * **Recognising our faults.** By program counter for the leaf routines
-//!   (exact); for a guarded call, by the program counter lying in code that
+//!   and the inline accesses (exact: the exception table lists every
+//!   instruction the compiler emitted for the latter; why resuming them is
+//!   sound is argued in `arch`); for a guarded call, by the program counter lying in code that
 //!   guarded calls run (this library's and the C library's executable
 //!   segments, found once with `dl_iterate_phdr` on Linux), the innermost
 //!   activation and the faulting address. A signal handler that interrupts
