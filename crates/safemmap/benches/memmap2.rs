@@ -8,10 +8,14 @@
 //!
 //! `SAFEMMAP_BENCH_MB` sets the size of the large files (256 by default);
 //! CI runs it small, once: `SAFEMMAP_BENCH_MB=2 cargo bench --bench memmap2
-//! -- --test`.
+//! -- --test`. With `SAFEMMAP_BENCH_ROUNDS=N` it skips criterion and runs
+//! each group's variants in turn, N rounds, printing the best time of each
+//! and its ratio to memmap2's: on a machine shared with other work, the
+//! ratios that move least (BENCHMARKS.md's).
 
 use std::io::Write;
 
+use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -26,7 +30,9 @@ const READS: usize = 1 << 20;
 /// The small file, which stays in the CPU cache.
 const SMALL: usize = 64 << 10;
 /// What safemmap copies out at a time.
-const BLOCK: usize = 32 << 10;
+const BLOCK: usize = 128 << 10;
+/// Offsets per `gather_le` call.
+const GATHERED: usize = 256;
 const NEEDLE: &[u8] = b"needle";
 
 fn large_len() -> usize {
@@ -103,56 +109,108 @@ fn maps(file: &std::fs::File) -> (memmap2::Mmap, safemmap::Mmap) {
     (theirs, ours)
 }
 
-/// Runs `theirs` and `ours` as one group, after checking that they agree.
-fn compare<T: PartialEq + std::fmt::Debug>(
-    c: &mut Criterion,
-    name: &str,
-    samples: usize,
-    mut theirs: impl FnMut() -> T,
-    mut ours: impl FnMut() -> T,
-) {
-    assert_eq!(theirs(), ours(), "{name}: both crates give one answer");
+/// One way of doing a group's task: its name, and how long `runs` runs of
+/// it take.
+type Variant<'a> = (&'a str, Box<dyn FnMut(u64) -> Duration + 'a>);
+
+/// A variant timed whole.
+fn timed<'a, T>(name: &'a str, mut work: impl FnMut() -> T + 'a) -> Variant<'a> {
+    let run = move |runs| {
+        let start = Instant::now();
+        for _ in 0..runs {
+            black_box(work());
+        }
+        start.elapsed()
+    };
+    (name, Box::new(run))
+}
+
+/// A variant whose runs each start with an untimed `setup` of `state`.
+fn timed_after<'a, T>(
+    name: &'a str,
+    state: &'a mut T,
+    setup: impl Fn(&mut T) + 'a,
+    work: impl Fn(&mut T) + 'a,
+) -> Variant<'a> {
+    let run = move |runs| {
+        let mut total = Duration::ZERO;
+        for _ in 0..runs {
+            setup(state);
+            let start = Instant::now();
+            work(state);
+            total += start.elapsed();
+        }
+        total
+    };
+    (name, Box::new(run))
+}
+
+fn interleaved_rounds() -> Option<u32> {
+    std::env::var("SAFEMMAP_BENCH_ROUNDS").ok()?.parse().ok()
+}
+
+/// Runs the variants of a group (memmap2's first) as criterion benchmarks,
+/// or in turn for `SAFEMMAP_BENCH_ROUNDS` rounds.
+fn compare(c: &mut Criterion, name: &str, samples: usize, mut variants: Vec<Variant<'_>>) {
+    if let Some(rounds) = interleaved_rounds() {
+        let mut best = vec![Duration::MAX; variants.len()];
+        for _ in 0..rounds {
+            for ((_, run), best) in variants.iter_mut().zip(&mut best) {
+                *best = (*best).min(run(1));
+            }
+        }
+        for ((variant, _), time) in variants.iter().zip(&best) {
+            let ratio = time.as_secs_f64() / best[0].as_secs_f64();
+            println!("{name:<26} {variant:<24} {time:>12.3?} {ratio:>6.2}");
+        }
+        return;
+    }
     let mut group = c.benchmark_group(name);
     group.sample_size(samples);
-    group.bench_function("memmap2", |b| b.iter(&mut theirs));
-    group.bench_function("safemmap", |b| b.iter(&mut ours));
+    for (variant, run) in &mut variants {
+        group.bench_function(*variant, |b| b.iter_custom(&mut *run));
+    }
     group.finish();
 }
 
 fn lines(c: &mut Criterion) {
     let file = file_of(&text(large_len()));
     let (theirs, ours) = maps(&file);
+    let their_count = || memchr::memchr_iter(b'\n', &theirs).count();
+    let our_count = || ours.count(b"\n", ..).unwrap();
+    assert_eq!(their_count(), our_count());
     compare(
         c,
         "wc-l",
         10,
-        || memchr::memchr_iter(b'\n', &theirs).count(),
-        || ours.count(b"\n", ..).unwrap(),
+        vec![timed("memmap2", their_count), timed("safemmap", our_count)],
     );
     // The sum of the line numbers of the matches: lines counted between
     // matches.
+    let their_grep = || {
+        let (mut line, mut counted, mut sum) = (1, 0, 0);
+        for found in memmem::find_iter(&theirs, NEEDLE) {
+            line += memchr::memchr_iter(b'\n', &theirs[counted..found]).count();
+            counted = found + NEEDLE.len();
+            sum += line;
+        }
+        sum
+    };
+    let our_grep = || {
+        let (mut line, mut counted, mut sum) = (1, 0, 0);
+        while let Some(found) = ours.find(NEEDLE, counted..).unwrap() {
+            line += ours.count(b"\n", counted..found).unwrap();
+            counted = found + NEEDLE.len();
+            sum += line;
+        }
+        sum
+    };
+    assert_eq!(their_grep(), our_grep());
     compare(
         c,
         "grep-n",
         10,
-        || {
-            let (mut line, mut counted, mut sum) = (1, 0, 0);
-            for found in memmem::find_iter(&theirs, NEEDLE) {
-                line += memchr::memchr_iter(b'\n', &theirs[counted..found]).count();
-                counted = found + NEEDLE.len();
-                sum += line;
-            }
-            sum
-        },
-        || {
-            let (mut line, mut counted, mut sum) = (1, 0, 0);
-            while let Some(found) = ours.find(NEEDLE, counted..).unwrap() {
-                line += ours.count(b"\n", counted..found).unwrap();
-                counted = found + NEEDLE.len();
-                sum += line;
-            }
-            sum
-        },
+        vec![timed("memmap2", their_grep), timed("safemmap", our_grep)],
     );
 }
 
@@ -178,19 +236,28 @@ fn random_reads(c: &mut Criterion, name: &str, len: usize) {
             sum.wrapping_add(u64::from_le_bytes(bytes))
         })
     };
-    let mut values = vec![0_u64; offsets.len()];
-    let mut gather_le = || {
-        ours.gather_le(&offsets, &mut values).unwrap();
-        values.iter().fold(0_u64, |sum, &v| sum.wrapping_add(v))
+    // Lookups in batches, as a join or an index probe makes them.
+    let gather_le = || {
+        let mut values = [0_u64; GATHERED];
+        offsets.chunks(GATHERED).fold(0_u64, |sum, batch| {
+            let values = &mut values[..batch.len()];
+            ours.gather_le(batch, values).unwrap();
+            values.iter().fold(sum, |sum, &v| sum.wrapping_add(v))
+        })
     };
     let expected = their_sum();
     assert_eq!([read_le(), read_exact_at(), gather_le()], [expected; 3]);
-    let mut group = c.benchmark_group(name);
-    group.bench_function("memmap2", |b| b.iter(their_sum));
-    group.bench_function("safemmap-read_le", |b| b.iter(read_le));
-    group.bench_function("safemmap-read_exact_at", |b| b.iter(read_exact_at));
-    group.bench_function("safemmap-gather_le", |b| b.iter(&mut gather_le));
-    group.finish();
+    compare(
+        c,
+        name,
+        100,
+        vec![
+            timed("memmap2", their_sum),
+            timed("safemmap-read_le", read_le),
+            timed("safemmap-read_exact_at", read_exact_at),
+            timed("safemmap-gather_le", gather_le),
+        ],
+    );
 }
 
 fn reads(c: &mut Criterion) {
@@ -201,44 +268,35 @@ fn reads(c: &mut Criterion) {
 fn sum(c: &mut Criterion) {
     let file = file_of(&records(large_len()));
     let (theirs, ours) = maps(&file);
+    let their_sum = || {
+        theirs
+            .chunks_exact(RECORD)
+            .fold(0_u64, |sum, record| sum.wrapping_add(field(record)))
+    };
+    let our_sum = || {
+        let mut chunks = ours.chunks(BLOCK);
+        let mut sum = 0_u64;
+        while let Some((_, chunk)) = chunks.next_chunk().unwrap() {
+            sum = chunk
+                .chunks_exact(RECORD)
+                .fold(sum, |sum, record| sum.wrapping_add(field(record)));
+        }
+        sum
+    };
+    assert_eq!(their_sum(), our_sum());
     compare(
         c,
         "sum-field",
         10,
-        || {
-            theirs
-                .chunks_exact(RECORD)
-                .fold(0_u64, |sum, record| sum.wrapping_add(field(record)))
-        },
-        || {
-            let mut chunks = ours.chunks(BLOCK);
-            let mut sum = 0_u64;
-            while let Some((_, chunk)) = chunks.next_chunk().unwrap() {
-                sum = chunk
-                    .chunks_exact(RECORD)
-                    .fold(sum, |sum, record| sum.wrapping_add(field(record)));
-            }
-            sum
-        },
+        vec![timed("memmap2", their_sum), timed("safemmap", our_sum)],
     );
 }
 
-/// The time `runs` runs of `work` on `state` take, each after an untimed
-/// `setup` of it.
-fn timed_after<T>(
-    runs: u64,
-    state: &mut T,
-    setup: impl Fn(&mut T),
-    work: impl Fn(&mut T),
-) -> Duration {
-    let mut total = Duration::ZERO;
-    for _ in 0..runs {
-        setup(state);
-        let start = Instant::now();
-        work(state);
-        total += start.elapsed();
-    }
-    total
+/// Record `index` as the create task makes it.
+fn make(index: usize, record: &mut [u8]) {
+    record[..8].copy_from_slice(&(index as u64).wrapping_mul(0x9E37_79B9).to_le_bytes());
+    record[8..16].copy_from_slice(&(index as u64).to_le_bytes());
+    record[16..].fill(b' ');
 }
 
 fn create_and_sort(c: &mut Criterion) {
@@ -254,56 +312,50 @@ fn create_and_sort(c: &mut Criterion) {
 
     // Every record made in place (memmap2) or in a block written out
     // whole (safemmap).
-    let make = |index: usize, record: &mut [u8]| {
-        record[..8].copy_from_slice(&(index as u64).wrapping_mul(0x9E37_79B9).to_le_bytes());
-        record[8..16].copy_from_slice(&(index as u64).to_le_bytes());
-        record[16..].fill(b' ');
+    let their_create = |map: &mut memmap2::MmapMut| {
+        for (index, record) in map.chunks_exact_mut(RECORD).enumerate() {
+            make(index, record);
+        }
     };
-    let mut group = c.benchmark_group("create");
-    group.sample_size(10);
-    group.bench_function("memmap2", |b| {
-        b.iter(|| {
-            for (index, record) in theirs.chunks_exact_mut(RECORD).enumerate() {
-                make(index, record);
+    let our_create = |map: &mut safemmap::Mmap| {
+        let mut block = vec![0; BLOCK];
+        for start in (0..len).step_by(BLOCK) {
+            let part = &mut block[..BLOCK.min(len - start)];
+            for (i, record) in part.chunks_exact_mut(RECORD).enumerate() {
+                make(start / RECORD + i, record);
             }
-        })
-    });
-    let mut block = vec![0; BLOCK];
-    group.bench_function("safemmap", |b| {
-        b.iter(|| {
-            for start in (0..len).step_by(BLOCK) {
-                let part = &mut block[..BLOCK.min(len - start)];
-                for (i, record) in part.chunks_exact_mut(RECORD).enumerate() {
-                    make(start / RECORD + i, record);
-                }
-                ours.write_all_at(start, part).unwrap();
-            }
-        })
-    });
-    group.finish();
+            map.write_all_at(start, part).unwrap();
+        }
+    };
+    compare(
+        c,
+        "create",
+        10,
+        vec![
+            timed_after("memmap2", &mut theirs, |_| {}, their_create),
+            timed_after("safemmap", &mut ours, |_| {}, our_create),
+        ],
+    );
     assert_eq!(theirs[..], ours.to_vec().unwrap(), "both made alike");
 
     // Sorted by key: in place (memmap2), or copied out, sorted and copied
     // back (safemmap). Each run starts from the unsorted records.
-    let mut group = c.benchmark_group("sort");
-    group.sample_size(10);
-    group.bench_function("memmap2", |b| {
-        b.iter_custom(|runs| {
+    compare(
+        c,
+        "sort",
+        10,
+        vec![
             timed_after(
-                runs,
+                "memmap2",
                 &mut theirs,
                 |map| map.copy_from_slice(&unsorted),
                 |map| {
                     let records: &mut [[u8; RECORD]] = bytemuck::cast_slice_mut(&mut map[..]);
                     records.sort_unstable_by_key(key);
                 },
-            )
-        })
-    });
-    group.bench_function("safemmap", |b| {
-        b.iter_custom(|runs| {
+            ),
             timed_after(
-                runs,
+                "safemmap",
                 &mut ours,
                 |map| map.write_all_at(0, &unsorted).unwrap(),
                 |map| {
@@ -312,10 +364,9 @@ fn create_and_sort(c: &mut Criterion) {
                     records.sort_unstable_by_key(key);
                     map.write_all_at(0, &bytes).unwrap();
                 },
-            )
-        })
-    });
-    group.finish();
+            ),
+        ],
+    );
     assert_eq!(theirs[..], ours.to_vec().unwrap(), "both sorted alike");
 }
 
