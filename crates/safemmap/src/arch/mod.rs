@@ -38,6 +38,10 @@
 //!   else: the state after the fault is one a completed block may leave,
 //!   with the load's (or store's) effect missing, which the caller learns
 //!   from the result. Nothing is unwound and no frame is abandoned.
+//! * **Never before its bounds check.** The blocks are not `pure`: the
+//!   compiler treats each as a side effect, which it may neither run
+//!   speculatively (ahead of the door's check of the range) nor drop while
+//!   the code around it runs.
 //! * **Every copy is recorded, and only copies are.** The compiler may
 //!   duplicate, inline or drop a block; the labels are numeric local ones
 //!   (as the `asm!` reference asks for code that may be duplicated), so
