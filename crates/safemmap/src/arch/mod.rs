@@ -60,8 +60,8 @@
 //!   which never bind to another object's.
 //!
 //! Windows (COFF) has no section the linker keeps without a reference, so
-//! there the same functions call leaf routines (an indirect-free call,
-//! still out of line).
+//! there the same functions call leaf routines (a direct call, still
+//! out of line).
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
