@@ -55,6 +55,11 @@ step "the core crate's examples, checked against wc, grep and od"
 bash scripts/examples.sh
 step "fuzzing call sequences on a map against a model, 60 s"
 bash scripts/fuzz.sh 60
+step "the core crate's optional features: clippy, and the tests that use them"
+cargo clippy -p safemmap --all-features --all-targets -- -D warnings
+cargo test -p safemmap --all-features --test typed
+step "the benchmark against memmap2, each task run once on small files"
+SAFEMMAP_BENCH_MB=2 cargo bench -p safemmap --bench memmap2 -- --test
 
 for target in "${CROSS_TARGETS[@]}"; do
     step "$target: clippy, and a build of the library (which assembles it)"

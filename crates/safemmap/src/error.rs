@@ -52,6 +52,10 @@ pub enum Error {
     /// [`write_all_at`](crate::Mmap::write_all_at) of a range that reaches
     /// past the end: `io::ErrorKind::UnexpectedEof`, as from std's `FileExt`.
     RangePastEnd,
+    /// [`gather_le`](crate::Mmap::gather_le) or
+    /// [`gather_be`](crate::Mmap::gather_be) given fewer or more offsets
+    /// than values to fill.
+    GatherLengthMismatch,
     /// A `copy_within` range outside the map.
     MoveOutOfRange,
     /// A `flush` range outside the map.
@@ -147,6 +151,7 @@ impl fmt::Display for Error {
             Error::WriteByteOutOfRange => "write byte out of range",
             Error::DataOutOfRange => "data out of range",
             Error::RangePastEnd => "the range reaches past the end of the map",
+            Error::GatherLengthMismatch => "as many offsets as values to fill are needed",
             Error::MoveOutOfRange => "source, destination, or count out of range",
             Error::FlushOutOfRange => "flush values out of range",
             Error::AdviseStartOutOfRange => "madvise start out of bounds",

@@ -61,6 +61,7 @@
 //! | `MmapOptions::new().offset(o).len(n).map(&file)` | the same names on [`MmapOptions`], plus [`access`](MmapOptions::access) |
 //! | `MmapMut::map_anon(n)` | [`Mmap::anonymous(n)`](Mmap::anonymous) |
 //! | `map[i]` | [`map.byte_at(i)?`](Mmap::byte_at) |
+//! | `u32::from_le_bytes(map[o..o + 4].try_into()?)` | [`map.read_le::<u32>(o)?`](Mmap::read_le), inlined (below) |
 //! | `buf.copy_from_slice(&map[o..o + buf.len()])` | [`map.read_exact_at(o, &mut buf)?`](Mmap::read_exact_at): all or an `UnexpectedEof` error; [`read_at`](Mmap::read_at) copies what there is |
 //! | `map[o..o + n].copy_from_slice(data)` | [`map.write_all_at(o, data)?`](Mmap::write_all_at) |
 //! | `map.to_vec()` | [`map.to_vec()?`](Mmap::to_vec) |
@@ -74,11 +75,9 @@
 //! | `file.set_len(n)` and a new map | [`map.resize(n)`](Mmap::resize), or [`map.refresh_len()`](Mmap::refresh_len) to follow the file (below) |
 //! | SIGBUS kills the process | an `io::Error`; [`safemmap::fault(&err)`](fault) gives the offset and errno |
 //!
-//! What each costs. A read or write at an offset is one fault-protected
-//! copy: a call with a fixed cost of a few tens of instructions, then
-//! `memcpy` speed. Fine for records and blocks; for many tiny values,
-//! copy a block out and index that (the `records` example sums a field
-//! a 64 KiB block at a time). [`find`](Mmap::find),
+//! What each costs. A read or write of up to 16 bytes at an offset is
+//! inlined (below); a longer one is one fault-protected copy: a call with
+//! a fixed cost of a few tens of instructions, then `memcpy` speed. [`find`](Mmap::find),
 //! [`rfind`](Mmap::rfind) and [`count`](Mmap::count) run in the map
 //! itself with `memchr`'s and `bytecount`'s SIMD routines, nothing
 //! copied, split across threads above [`MIN_CHUNK`] of range (the
@@ -87,12 +86,18 @@
 //! empty file maps to an empty map, as with `memmap2`. `BENCHMARKS.md` in
 //! the repository has the measured ratios against `memmap2`.
 //!
-//! <!-- At merge: the fastloads branch's typed and bulk reads go here. -->
-//! Typed reads of plain old data at an offset (`read_*` for integers and
-//! floats in either byte order, and any plain-old-data type), a gather of
-//! many small reads in one protected call, and an iterator that copies
-//! records or chunks out a block at a time, cover what `bytemuck` casts
-//! and slice iteration do over a `memmap2` map.
+//! Numbers and small values: `u64::from_le_bytes(map[o..o + 8].try_into()?)`
+//! becomes [`map.read_le::<u64>(o)?`](Mmap::read_le) (or
+//! [`read_be`](Mmap::read_be), [`write_le`](Mmap::write_le),
+//! [`write_be`](Mmap::write_be), for every integer and float): a bounds
+//! check, one load inlined into the caller and a test, about slice speed
+//! (on Windows a call into the door, a few instructions more). Many
+//! lookups at once: [`gather_le`](Mmap::gather_le) in one protected call.
+//! A `bytemuck` cast of a record: `read_pod`/`write_pod` (feature
+//! `bytemuck`). A loop over the whole file: [`map.chunks(64 << 10)`](Mmap::chunks)
+//! copies it out a block at a time into one reused buffer, with
+//! [`overlap(n)`](Chunks::overlap) for parsers and regexes that need the
+//! end of the block before: one copy more than a slice pass.
 //!
 //! What [`resize`](Mmap::resize) does: like CPython's `mmap.resize`, it
 //! sets **the file's** length to the map's offset plus the new length,
@@ -104,7 +109,8 @@
 //!
 //! Cargo features: `parallel` (default) runs large scans on a thread pool
 //! (`rayon`); without it the crate depends on `memchr`, `bytecount` and
-//! the OS bindings only, and scans run on the calling thread.
+//! the OS bindings only, and scans run on the calling thread. `bytemuck`
+//! (optional) adds `read_pod` and `write_pod`.
 //!
 //! ## Living with other users of SIGSEGV and SIGBUS
 //!
@@ -128,7 +134,9 @@
 //!
 //! * `door`: the only code that dereferences mapped memory, and
 //!   `door::guard`, fault protection (its docs hold the soundness argument).
-//! * `arch`: the instructions that may fault, in assembly (x86-64, AArch64).
+//! * `arch`: the instructions that may fault, in assembly (x86-64, AArch64):
+//!   leaf routines, and loads and stores inlined into the door, found by
+//!   the handler in an exception table.
 //! * `sys`: the only code that names an operating system (`sys/unix/`,
 //!   `sys/windows.rs`): mappings, descriptors, the signal or exception
 //!   handler.
@@ -151,7 +159,7 @@ mod sys;
 
 pub use advice::Advice;
 pub use error::{fault, refusal, transferred, Error, Fault, FaultKind, Region};
-pub use mmap::{Mmap, Resize};
+pub use mmap::{Chunks, Mmap, Resize, Scalar};
 pub use options::{Access, MmapOptions};
 pub use scan::{default_workers, set_default_workers, Begun, Scan, View, MIN_CHUNK};
 pub use sys::{raw, AsFile};

@@ -14,8 +14,12 @@ use crate::options::{Access, MmapOptions};
 use crate::scan::{Scan, View};
 use crate::sys;
 
+mod chunks;
 mod resize;
+mod typed;
+pub use chunks::Chunks;
 pub use resize::Resize;
+pub use typed::Scalar;
 
 /// How much [`BufRead::fill_buf`] copies out of the map at a time.
 const READ_BUFFER: usize = 8 * 1024;
@@ -128,6 +132,7 @@ impl Mmap {
         }
     }
 
+    #[inline]
     fn mem(&self) -> Mapped<'_> {
         // SAFETY: `base..base + len` is the mapping this value owns; it stays
         // mapped and in place while `self` is borrowed, since unmapping and
@@ -217,7 +222,9 @@ impl Mmap {
     /// range reaches past the end, none, with an error of kind
     /// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof)
     /// ([`Error::RangePastEnd`]), as std's `FileExt::read_exact_at` reports
-    /// a file too short. An empty `buf` is filled anywhere.
+    /// a file too short. An empty `buf` is filled anywhere. Up to 16
+    /// bytes are loaded by instructions inlined into the caller.
+    #[inline]
     pub fn read_exact_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<()> {
         match self.all_there(offset, buf.len())? {
             true => self.mem().read(offset, buf),
@@ -228,10 +235,16 @@ impl Mmap {
     /// Whether `offset..offset + len` holds bytes to transfer: `false` when
     /// empty (wherever it lies), an [`Error::RangePastEnd`] when it reaches
     /// past the end.
+    #[inline]
     fn all_there(&self, offset: usize, len: usize) -> io::Result<bool> {
-        match offset.checked_add(len) {
-            _ if len == 0 => Ok(false),
-            Some(end) if end <= self.len => Ok(true),
+        if len == 0 {
+            return Ok(false);
+        }
+        // Against the last offset a read of `len` may start at: for a
+        // length known at compile time, one compare with a number a loop
+        // of reads computes once.
+        match self.len.checked_sub(len) {
+            Some(last) if offset <= last => Ok(true),
             _ => Err(Error::RangePastEnd.into()),
         }
     }
@@ -345,6 +358,7 @@ impl Mmap {
         Ok(byte)
     }
 
+    #[inline]
     fn check_writable(&self) -> io::Result<()> {
         if self.access == Access::Read {
             return Err(Error::ReadOnly.into());
@@ -354,6 +368,7 @@ impl Mmap {
 
     /// The door for a write that passed `check_writable`; drops the read
     /// buffer the write would make stale.
+    #[inline]
     fn mem_for_write(&mut self) -> Mapped<'_> {
         self.buffer.clear();
         self.mem()
@@ -391,11 +406,13 @@ impl Mmap {
     /// grow, unlike a file) fails with kind
     /// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof)
     /// ([`Error::RangePastEnd`]) and writes nothing. An empty `data` is
-    /// written anywhere.
+    /// written anywhere. Up to 16 bytes are stored by instructions inlined
+    /// into the caller.
+    #[inline]
     pub fn write_all_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
         self.check_writable()?;
         match self.all_there(offset, data.len())? {
-            true => self.write_at(offset, data),
+            true => self.mem_for_write().write(offset, data),
             false => Ok(()),
         }
     }

@@ -72,6 +72,17 @@ fn an_inaccessible_page_is_an_error_until_it_is_accessible_again() {
             == 2 * page
     );
 
+    assert_eq!(
+        fault_of(map.read_le::<u64>(2 * page + 8).unwrap_err()),
+        inaccessible(2 * page + 8)
+    );
+    assert!(
+        fault_of(map.read_exact_at(2 * page - 4, &mut [0; 12]).unwrap_err()).offset >= 2 * page
+    );
+    assert_eq!(
+        fault_of(map.write_le(2 * page + 2, 7_u16).unwrap_err()),
+        inaccessible(2 * page + 2)
+    );
     assert_eq!(map.byte_at(page).unwrap(), b'x', "other pages still work");
     protect(&map, 2 * page, page, PAGE_READWRITE);
     map.set_byte(2 * page, b'y').unwrap();
