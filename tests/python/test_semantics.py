@@ -268,8 +268,20 @@ def test_error_is_oserror():
 
 
 def test_type_names():
-    assert (M.__name__, M.__qualname__, M.__module__) == ("mmap", "mmap", "mmap")
+    home = "mmap" if STANDIN else "safemmap"
+    assert (M.__name__, M.__qualname__, M.__module__) == ("mmap", "mmap", home)
     assert type(M) is type
+    assert repr(M) == "<class '{}.mmap'>".format(home)
+
+
+def test_type_pickles_by_name():
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        assert pickle.loads(pickle.dumps(M, protocol)) is M
+
+
+def test_instances_keep_the_stdlib_type_name(m):
+    # CPython's test_repr wants it; the interpreter's messages use it.
+    assert repr(m).startswith("<mmap.mmap closed=False, access=ACCESS_")
 
 
 @pytest.mark.skipif(STANDIN, reason="safemmap is a stdlib stand-in")
