@@ -247,11 +247,12 @@ def test_pagesize_constants():
 
 # What safemmap adds to the stdlib's names (README: CPU counts).
 EXTRAS = {"cpu_count", "process_cpu_count", "available_cpu_count",
-          "default_thread_workers", "default_process_workers"}
+          "default_thread_workers", "default_process_workers",
+          "install", "uninstall", "InstallWarning"}
 
 
 @linux_x86_64
-def test_public_names_are_the_stdlib_ones_and_the_cpu_counts():
+def test_public_names_are_the_stdlib_ones_the_cpu_counts_and_install():
     public = {name for name in dir(safemmap) if not name.startswith("_")}
     stdlib = set(CONSTANTS) | {"PAGESIZE", "ALLOCATIONGRANULARITY", "error", "mmap"}
     assert public - EXTRAS == stdlib
