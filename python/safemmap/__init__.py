@@ -91,9 +91,13 @@ def _holders_of(stdlib_mmap):
         sorted(
             name
             for name, module in list(_sys.modules.items())
-            if module is not None
-            and name != "mmap"
-            and any(value is thing for value in vars(module).values() for thing in held)
+            if name != "mmap"
+            # Not every entry is a module with a namespace (None, stand-ins).
+            and any(
+                value is thing
+                for value in list((getattr(module, "__dict__", None) or {}).values())
+                for thing in held
+            )
         )
     )
 

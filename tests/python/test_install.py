@@ -57,7 +57,7 @@ def test_install_names_the_modules_that_keep_the_stdlib_mmap():
         import mmap as stdlib
         holder = types.ModuleType("holder"); holder.mmap = stdlib
         copier = types.ModuleType("copier"); copier.the_map = stdlib.mmap
-        sys.modules.update(holder=holder, copier=copier)
+        sys.modules.update(holder=holder, copier=copier, blocked=None, plain=object())
         import safemmap
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
