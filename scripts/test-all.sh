@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Every test of the project: the Rust workspace (format, lints, tests), the
-# core crate checked and assembled for macOS, Linux on ARM and Windows, its
-# tests run for Windows under wine and for Linux/AArch64 under qemu; then,
+# Every test of the project: the Rust workspace (format, lints, tests); the
+# Python bindings linted for free-threaded CPython 3.14t and 3.15t; the
+# core crate without default features, its docs, package, minimum Rust and
+# examples, a minute of fuzzing; the core crate checked and assembled for
+# macOS, Linux on ARM and Windows, its tests run for Windows under wine and
+# for Linux/AArch64 under qemu; then,
 # for each supported Python, a fresh build, CPython's own test_mmap.py run in
 # place against safemmap, and the project's pytest suite; then the own tests
 # of libraries that import mmap themselves, with safemmap swapped in (on
@@ -33,6 +36,27 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
+step "free-threaded Python 3.14t and 3.15t: clippy of the bindings (no interpreter to run them)"
+bash scripts/check-free-threaded.sh
+step "the core crate without its default features (no thread pool)"
+cargo clippy -p safemmap --no-default-features --all-targets -- -D warnings
+cargo test -p safemmap --no-default-features --test mmap --test model
+if cargo tree -p safemmap --no-default-features -e normal | grep -E 'rayon|crossbeam'; then
+    echo "a thread-pool crate without the parallel feature" >&2
+    exit 1
+fi
+step "the core crate's docs (no warnings) and package"
+RUSTDOCFLAGS="-D warnings" cargo doc -p safemmap --no-deps
+cargo package -p safemmap --allow-dirty
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+step "the core crate with its minimum supported Rust, $msrv"
+rustup toolchain install "$msrv" --profile minimal
+cargo +"$msrv" check -p safemmap
+cargo +"$msrv" check -p safemmap --no-default-features
+step "the core crate's examples, checked against wc, grep and od"
+bash scripts/examples.sh
+step "fuzzing call sequences on a map against a model, 60 s"
+bash scripts/fuzz.sh 60
 
 for target in "${CROSS_TARGETS[@]}"; do
     step "$target: clippy, and a build of the library (which assembles it)"

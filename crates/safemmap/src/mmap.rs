@@ -7,6 +7,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::advice::Advice;
 use crate::door::Mapped;
 use crate::error::{transferred, Error};
 use crate::options::{Access, MmapOptions};
@@ -169,6 +170,11 @@ impl Mmap {
     /// nothing to write back.
     pub fn is_anonymous(&self) -> bool {
         self.flags & sys::raw::MAP_ANONYMOUS != 0
+    }
+
+    /// Whether the map is of huge pages, which can only be unmapped whole.
+    fn is_huge(&self) -> bool {
+        sys::HUGE_PAGES.is_some_and(|huge| self.flags & huge != 0)
     }
 
     /// The start of the mapping, for handing it to code that accepts raw
@@ -470,10 +476,53 @@ impl Mmap {
         self.flush_range(0, self.len)
     }
 
-    /// Gives the kernel `advice` (`MADV_*`) about `len` bytes from `start`;
-    /// `len` is clamped to the end of the map.
-    pub fn advise(&self, advice: i32, start: usize, len: usize) -> io::Result<()> {
+    /// Starts writing the dirty pages of `offset..offset + len` back to the
+    /// file, and returns without waiting for it (`msync(MS_ASYNC)`; on
+    /// Windows `FlushViewOfFile`, which is also what
+    /// [`flush_range`](Self::flush_range) does there).
+    pub fn flush_async_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.own_view().flush_async_range(offset, len)
+    }
+
+    /// [`flush_async_range`](Self::flush_async_range) over the whole map.
+    pub fn flush_async(&self) -> io::Result<()> {
+        self.flush_async_range(0, self.len)
+    }
+
+    /// Keeps the map's pages in memory, reading them in now (`mlock`;
+    /// `VirtualLock` on Windows), until [`unlock`](Self::unlock) or the
+    /// map is dropped or resized. The OS limits how much an unprivileged
+    /// process may lock (`RLIMIT_MEMLOCK`, the working set on Windows);
+    /// beyond it this fails.
+    pub fn lock(&self) -> io::Result<()> {
+        self.own_view().lock()
+    }
+
+    /// Lets the map's pages be paged out again (`munlock`; `VirtualUnlock`).
+    pub fn unlock(&self) -> io::Result<()> {
+        self.own_view().unlock()
+    }
+
+    /// Gives the kernel `advice` about `len` bytes from `start`; `len` is
+    /// clamped to the end of the map.
+    ///
+    /// ```
+    /// use safemmap::{Advice, Mmap};
+    ///
+    /// let map = Mmap::anonymous(1 << 16)?;
+    /// # #[cfg(unix)]
+    /// map.advise(Advice::Sequential, 0, map.len())?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn advise(&self, advice: Advice, start: usize, len: usize) -> io::Result<()> {
         self.own_view().advise(advice, start, len)
+    }
+
+    /// [`advise`](Self::advise) with a raw `MADV_*` value, as `madvise(2)`
+    /// (and CPython's `mmap.madvise`) take it: for advice [`Advice`] does
+    /// not name.
+    pub fn advise_raw(&self, advice: i32, start: usize, len: usize) -> io::Result<()> {
+        self.own_view().advise_raw(advice, start, len)
     }
 }
 

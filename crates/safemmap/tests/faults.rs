@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 
-use safemmap::{refusal, Error, Fault, FaultKind, Mmap, Region};
+use safemmap::{refusal, Fault, FaultKind, Mmap, Region};
 
 const PAGE: usize = 4096;
 const EIO: i32 = 5;
@@ -21,9 +21,9 @@ fn mapped_file(pages: usize) -> (File, Mmap) {
 }
 
 fn fault_of(err: std::io::Error) -> Fault {
-    match refusal(&err) {
-        Some(Error::Fault(fault)) => fault,
-        other => panic!("expected a fault, got {other:?} ({err})"),
+    match safemmap::fault(&err) {
+        Some(fault) => fault,
+        None => panic!("expected a fault, got {:?} ({err})", refusal(&err)),
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use safemmap::{refusal, Error, Fault, FaultKind, Mmap, Region};
+use safemmap::{refusal, Fault, FaultKind, Mmap, Region};
 use windows_sys::Win32::System::Memory::{VirtualProtect, PAGE_NOACCESS, PAGE_READWRITE};
 
 const ERROR_NOACCESS: i32 = 998;
@@ -27,9 +27,9 @@ fn protect(map: &Mmap, offset: usize, len: usize, protection: u32) {
 }
 
 fn fault_of(err: std::io::Error) -> Fault {
-    match refusal(&err) {
-        Some(Error::Fault(fault)) => fault,
-        other => panic!("expected a fault, got {other:?} ({err})"),
+    match safemmap::fault(&err) {
+        Some(fault) => fault,
+        None => panic!("expected a fault, got {:?} ({err})", refusal(&err)),
     }
 }
 
