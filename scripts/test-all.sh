@@ -6,8 +6,10 @@
 # macOS, Linux on ARM and Windows, its tests run for Windows under wine and
 # for Linux/AArch64 under qemu; then,
 # for each supported Python, a fresh build, CPython's own test_mmap.py run in
-# place against safemmap, and the project's pytest suite; last, a quick run
-# of the benchmark script (a smoke test of its result checks, not a timing).
+# place against safemmap, and the project's pytest suite; then the own tests
+# of libraries that import mmap themselves, with safemmap swapped in (on
+# Python 3.13); last, a quick run of the benchmark script (a smoke test of
+# its result checks, not a timing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pythons.sh
@@ -81,6 +83,9 @@ for version in "${SUPPORTED_PYTHONS[@]}"; do
     step "Python $version: pytest"
     "$python" -m pytest tests/python -q -p no:cacheprovider
 done
+
+step "Python 3.13: smmap's and dulwich's own tests with safemmap swapped in for mmap"
+bash scripts/test-libraries.sh .venvs/py3.13/bin/python
 
 step "benchmark smoke test (bench/compare.py --quick --every-method)"
 .venvs/py3.13/bin/python bench/compare.py --quick --every-method

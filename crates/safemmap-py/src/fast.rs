@@ -239,7 +239,7 @@ fn add_closed(ty: &Bound<'_, PyType>) -> PyResult<()> {
 
 /// Puts `attribute` in the type's dict under `name` (the caller tells the
 /// type with `PyType_Modified` once done).
-fn add_to_type(
+pub(crate) fn add_to_type(
     ty: &Bound<'_, PyType>,
     name: &std::ffi::CStr,
     attribute: &Bound<'_, PyAny>,

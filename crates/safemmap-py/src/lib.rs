@@ -14,6 +14,7 @@ mod sequence;
 mod threads;
 
 use pyo3::prelude::*;
+use pyo3::types::{PyString, PyType};
 
 /// Puts safemmap's fault handler back on top (after `faulthandler.enable`).
 #[pyfunction]
@@ -35,6 +36,20 @@ fn _set_default_workers(workers: usize) {
     safemmap::set_default_workers(workers);
 }
 
+/// Makes `safemmap` the home of `mmap`: its `__module__`, which pickle,
+/// `help()`, `repr(safemmap.mmap)` and `inspect` go by. The type's C name
+/// stays `mmap.mmap`, as the stdlib's: it is what an instance's `repr` and
+/// the interpreter's own messages ("'mmap.mmap' object ...") print, and
+/// CPython's test_repr wants `<mmap.mmap closed=...>` (README, deliberate
+/// differences).
+fn name_home(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    let home = PyString::new(ty.py(), "safemmap");
+    fast::add_to_type(ty, c"__module__", home.as_any())?;
+    // SAFETY: a live type whose dict just changed.
+    unsafe { pyo3::ffi::PyType_Modified(ty.as_type_ptr()) };
+    Ok(())
+}
+
 // `gil_used = true`: a free-threaded interpreter turns the GIL back on
 // when it imports the module (warning that it does). The object's state is
 // guarded for free-threaded builds too (`lock.rs`), and the module builds
@@ -46,6 +61,7 @@ fn _safemmap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<object::PyMmap>()?;
+    name_home(&py.get_type::<object::PyMmap>())?;
     fast::install(
         &py.get_type::<object::PyMmap>(),
         &py.get_type::<object::ByteIterator>(),

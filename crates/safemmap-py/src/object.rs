@@ -1010,7 +1010,7 @@ fn search(
 /// Iteration yields 1-byte bytes objects, as CPython's sequence protocol
 /// does, checking the bounds against the current length at each step.
 /// Frozen, like `mmap`, so that a step costs no atomic borrow flag.
-#[pyclass(module = "mmap", frozen)]
+#[pyclass(module = "safemmap", frozen)]
 pub struct ByteIterator {
     map: Py<PyMmap>,
     /// The next index going forwards; one past it going backwards. Only

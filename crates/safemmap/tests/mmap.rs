@@ -505,6 +505,40 @@ fn line_len_finds_a_newline_at_every_offset_and_alignment() {
     }
 }
 
+#[test]
+fn line_len_near_the_end_finds_the_first_newline_in_ranges_of_every_length() {
+    // Ranges shorter than the leaf routine's span: the last 16-byte block
+    // overlaps those searched before it, ranges under 16 bytes go byte by
+    // byte. A second newline at the end must not be taken for the first.
+    for len in 1..=70 {
+        let mut map = Mmap::anonymous(len).unwrap();
+        map.write_at(0, &vec![b'x'; len]).unwrap();
+        for start in 0..len {
+            map.seek(SeekFrom::Start(start as u64)).unwrap();
+            assert_eq!(
+                map.line_len().unwrap(),
+                len - start,
+                "len {len}, start {start}"
+            );
+        }
+        for newline in 0..len {
+            map.set_byte(newline, b'\n').unwrap();
+            map.set_byte(len - 1, b'\n').unwrap();
+            for start in 0..len {
+                let end = if start <= newline { newline + 1 } else { len };
+                map.seek(SeekFrom::Start(start as u64)).unwrap();
+                assert_eq!(
+                    map.line_len().unwrap(),
+                    end - start,
+                    "len {len}, newline {newline}, start {start}"
+                );
+            }
+            map.set_byte(newline, b'x').unwrap();
+            map.set_byte(len - 1, b'x').unwrap();
+        }
+    }
+}
+
 /// `len` bytes that differ from their neighbours.
 #[cfg(unix)]
 fn numbered(len: usize) -> Vec<u8> {

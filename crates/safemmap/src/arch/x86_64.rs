@@ -305,8 +305,10 @@ std::arch::global_asm!(
     "xor edx, edx",
     "ret",
     // find_byte(hay: rdi, len: rsi, byte: dl) -> (rax = 0, rdx = the index
-    // of the first `byte`, or `len`): 16 bytes at a time with SSE2, never
-    // reading past `len`, then byte by byte.
+    // of the first `byte`, or `len`): 16 bytes at a time with SSE2, the last
+    // 16 loaded once more, overlapping blocks already searched (which hold
+    // no `byte`, so the first match is still the first); every load lies in
+    // the range. Ranges under 16 bytes byte by byte.
     ".p2align 4",
     global!("safemmap_find_byte"),
     "xor eax, eax",
@@ -315,18 +317,27 @@ std::arch::global_asm!(
     "punpcklwd xmm0, xmm0",
     "pshufd xmm0, xmm0, 0",
     "xor ecx, ecx",
-    "110:",
-    "mov r8, rsi",
-    "sub r8, rcx",
-    "cmp r8, 16",
+    "cmp rsi, 16",
     "jb 130f",
+    "lea r8, [rsi - 16]", // where the last block starts
+    "test r8, r8",
+    "jz 115f",
+    "110:",
     "movdqu xmm1, xmmword ptr [rdi + rcx]",
     "pcmpeqb xmm1, xmm0",
     "pmovmskb r9d, xmm1",
     "test r9d, r9d",
     "jnz 120f",
     "add rcx, 16",
-    "jmp 110b",
+    "cmp rcx, r8",
+    "jb 110b",
+    "115:",
+    "mov rcx, r8",
+    "movdqu xmm1, xmmword ptr [rdi + rcx]",
+    "pcmpeqb xmm1, xmm0",
+    "pmovmskb r9d, xmm1",
+    "test r9d, r9d",
+    "jz 140f",
     "120:",
     "bsf r9d, r9d",
     "lea rdx, [rcx + r9]",
