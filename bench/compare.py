@@ -141,6 +141,26 @@ class FileInfo:
     needle_common_at: int
 
 
+# The short-line readline row's text: lines whose bytes are mostly the
+# call's fixed cost, in an anonymous map of each module.
+SHORT_LINES = 20_000
+SHORT_LINE_MIN, SHORT_LINE_MAX = 20, 30  # bytes, newline included
+
+
+def short_lines(seed: int = 11) -> bytes:
+    rng = random.Random(seed)
+    return b"".join(
+        b"%0*d\n" % (rng.randint(SHORT_LINE_MIN, SHORT_LINE_MAX) - 1, i)
+        for i in range(SHORT_LINES)
+    )
+
+
+def anonymous_map_of(module, data: bytes):
+    m = module.mmap(-1, len(data))
+    m.write(data)
+    return m
+
+
 def load_file(path: str, prefix_bytes: int) -> FileInfo:
     """Read the file once (to put it in the page cache) and gather counts."""
     size = os.path.getsize(path)
@@ -337,7 +357,8 @@ def every_method_ops(calls: int) -> list:
     if madvise is not None:
         rows.append(("madvise(MADV_NORMAL, 0, 4096)",
                      lambda m: m.madvise(madvise, 0, 4096), True))
-    return [Op(f"[every method] {name}", repeat_loop, (function, n), n, scratch=writable)
+    return [Op(f"[every method] {name}", repeat_loop, (function, n), n,
+               maps="scratch" if writable else "file")
             for name, function, writable in rows]
 
 
@@ -362,7 +383,7 @@ class Op:
     fresh_arg: Optional[Callable[[], Any]] = None  # new argument every run
     sm_body: Optional[Callable[[Any, Any], Any]] = None  # safemmap override
     sm_arg: Any = None
-    scratch: bool = False  # runs on a writable 1 MiB anonymous map instead
+    maps: str = "file"  # or "scratch" (writable, 1 MiB) or "short lines": map_pairs in main
     check: bool = False  # compare the warm-up results of both modules
     expect: Any = None  # the warm-up result both modules must return
 
@@ -387,10 +408,9 @@ class Result:
         return self.best("safemmap") / self.best("stdlib")
 
 
-def run_op(op: Op, maps: list, scratch_maps: list, rounds: int) -> Result:
+def run_op(op: Op, map_pairs: dict, rounds: int) -> Result:
     """Run stdlib/safemmap alternately: one untimed warm-up each, then rounds."""
-    if op.scratch:
-        maps = scratch_maps
+    maps = map_pairs[op.maps]
     samples = {who: [] for who, _ in maps}
     warm = {}
     clock = time.perf_counter_ns
@@ -456,9 +476,9 @@ def build_ops(info: FileInfo, calls: int, sm_map, seed: int = 7) -> list:
         Op("seek(x) + tell(), per pair", seek_tell_loop, seek_offsets, calls),
         Op("tell()", tell_loop, calls, calls),
         Op("len(m)", len_loop, calls, calls),
-        Op("m[i] = v, 1 MiB anonymous map", setitem_loop, hot_idx, calls, scratch=True),
+        Op("m[i] = v, 1 MiB anonymous map", setitem_loop, hot_idx, calls, maps="scratch"),
         Op("m[a:a+16] = 16 B, 1 MiB anonymous map", setslice16_loop, hot_starts, calls,
-           scratch=True),
+           maps="scratch"),
         Op("find(2 B) in 256 B windows, hot", find_window_loop, hot_starts, calls),
         Op("rfind(2 B) in 256 B windows, hot", rfind_window_loop, hot_starts, calls),
         Op("find(2 B) from a position to the end, hot", find_onward_loop, hot_starts, calls),
@@ -468,6 +488,8 @@ def build_ops(info: FileInfo, calls: int, sm_map, seed: int = 7) -> list:
         Op("mmap(-1, 4096) + close()", construct_loop, calls // 20, calls // 20),
         Op(f"readline(), first {prefix_mib:g} MiB, per line", readline_loop,
            info.prefix_lines, info.prefix_lines, check=True),
+        Op(f"readline(), {SHORT_LINES:,} lines of {SHORT_LINE_MIN}-{SHORT_LINE_MAX} B, per line",
+           readline_loop, SHORT_LINES, SHORT_LINES, check=True, maps="short lines"),
         Op(f"readline() loop, whole file ({info.lines:,} lines)", readline_loop,
            info.lines, info.lines, large=True, per_unit="line", expect=size),
         Op("read(65536) loop, whole file", read_chunks_loop, 65536,
@@ -740,7 +762,13 @@ def main(argv=None) -> int:
             m_std = std_mmap.mmap(f_std.fileno(), 0, access=std_mmap.ACCESS_READ)
             m_sm = sm.mmap(f_sm.fileno(), 0, access=sm.ACCESS_READ)
             maps = [("stdlib", m_std), ("safemmap", m_sm)]
-            scratch_maps = [("stdlib", std_mmap.mmap(-1, MiB)), ("safemmap", sm.mmap(-1, MiB))]
+            lines = short_lines()
+            map_pairs = {  # the maps each row may run on: Op.maps
+                "file": maps,
+                "scratch": [("stdlib", std_mmap.mmap(-1, MiB)), ("safemmap", sm.mmap(-1, MiB))],
+                "short lines": [("stdlib", anonymous_map_of(std_mmap, lines)),
+                                ("safemmap", anonymous_map_of(sm, lines))],
+            }
             # Pre-fault both mappings (each has its own page tables) so that
             # no timed run pays for page faults.
             for _, m in maps:
@@ -762,7 +790,7 @@ def main(argv=None) -> int:
             try:
                 for op in ops:
                     log(f"  {op.name}")
-                    results.append(run_op(op, maps, scratch_maps, args.rounds))
+                    results.append(run_op(op, map_pairs, args.rounds))
             finally:
                 if gc_was_enabled:
                     gc.enable()

@@ -3,11 +3,14 @@
 A drop-in for CPython's ``mmap`` module (``import safemmap as mmap``) on
 Python 3.9-3.15, behaving as the running version's (3.13's on older ones),
 whose accesses raise OSError where the stdlib's would die of SIGBUS or
-SIGSEGV.
+SIGSEGV. For code that imports ``mmap`` itself: ``safemmap.install()``, or
+``python -m safemmap run script.py``.
 """
 
 import faulthandler as _faulthandler
 import functools as _functools
+import sys as _sys
+import warnings as _warnings
 
 from safemmap._safemmap import *  # noqa: F401,F403
 from safemmap._safemmap import __version__, error, mmap  # noqa: F401
@@ -70,3 +73,74 @@ try:
 except ValueError:  # an invalid CPU count override: scans use the core's count
     pass
 
+
+
+class InstallWarning(RuntimeWarning):
+    """install() found modules holding the stdlib's mmap already: their maps
+    stay unprotected."""
+
+
+# The stdlib module install() took out of sys.modules, for uninstall().
+_displaced_mmap = None
+
+
+def _holders_of(stdlib_mmap):
+    """The names of the modules whose globals hold the stdlib's ``mmap``
+    module or its ``mmap`` type (``import mmap``, ``from mmap import mmap``)."""
+    held = (stdlib_mmap, getattr(stdlib_mmap, "mmap", None))
+    return tuple(
+        sorted(
+            name
+            for name, module in list(_sys.modules.items())
+            if name != "mmap"
+            # Not every entry is a module with a namespace (None, stand-ins).
+            and any(
+                value is thing
+                for value in list((getattr(module, "__dict__", None) or {}).values())
+                for thing in held
+            )
+        )
+    )
+
+
+def install():
+    """Makes ``import mmap`` give safemmap, in every module, from now on.
+
+    Modules that imported the stdlib's ``mmap`` before (``import mmap``, or
+    ``from mmap import mmap``) keep the object they got: their maps stay
+    unprotected. install() names them: it returns their names (an empty
+    tuple when there are none) and, when there are any, warns with
+    InstallWarning, since the swap then only half happened
+    (``warnings.simplefilter("error", safemmap.InstallWarning)`` before
+    the call makes that an exception, raised once the swap is done).
+    Calling it again changes nothing.
+    """
+    global _displaced_mmap
+    this = _sys.modules[__name__]
+    current = _sys.modules.get("mmap")
+    if current is this:
+        return ()
+    holders = _holders_of(current) if current is not None else ()
+    _displaced_mmap = current
+    _sys.modules["mmap"] = this
+    if holders:
+        _warnings.warn(
+            "the stdlib's mmap was imported before safemmap.install(), and these "
+            "modules keep it (their maps are not protected): " + ", ".join(holders),
+            InstallWarning,
+            stacklevel=2,
+        )
+    return holders
+
+
+def uninstall():
+    """Undoes install(): ``import mmap`` gives the stdlib's module again.
+    Modules that imported it meanwhile keep safemmap."""
+    global _displaced_mmap
+    if _sys.modules.get("mmap") is not _sys.modules[__name__]:
+        return
+    if _displaced_mmap is None:
+        del _sys.modules["mmap"]
+    else:
+        _sys.modules["mmap"] = _displaced_mmap
+        _displaced_mmap = None

@@ -76,6 +76,18 @@ if sys.platform != "win32":
 
 error = OSError
 
+class InstallWarning(RuntimeWarning):
+    """install() found modules holding the stdlib's mmap already: their maps
+    stay unprotected."""
+
+def install() -> tuple[str, ...]:
+    """Makes ``import mmap`` give safemmap from now on; returns the names of
+    modules that imported the stdlib's mmap before and keep it (and warns
+    with InstallWarning if there are any)."""
+
+def uninstall() -> None:
+    """Undoes install(): ``import mmap`` gives the stdlib's module again."""
+
 def cpu_count() -> int | None:
     """The logical CPUs of the system: Python 3.13's os.cpu_count()."""
 

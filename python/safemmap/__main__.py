@@ -1,9 +1,11 @@
-"""A short tour of safemmap: ``python -m safemmap``.
-
-Everything printed here is computed live, on this machine.
+"""``python -m safemmap``: a short tour of safemmap, computed live on this
+machine. ``python -m safemmap run script.py [args]`` (or ``run -m module
+[args]``): runs a program with ``import mmap`` giving safemmap
+(``safemmap.install()`` first, then the program as ``python`` would run it).
 """
 
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -112,7 +114,36 @@ def tour_crash_protection():
     print(f"   safemmap:     {run_child('safemmap')}")
 
 
-def main():
+USAGE = "usage: python -m safemmap [run script.py [args] | run -m module [args]]"
+
+
+def run(argv):
+    """Runs a script or module as ``__main__`` (as ``python script.py``
+    or ``python -m module`` would) after ``safemmap.install()``."""
+    if argv[:1] == ["-m"] and len(argv) >= 2:
+        module, args = argv[1], argv[2:]
+        safemmap.install()
+        sys.argv = [module] + args  # run_module puts the file's path in argv[0]
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    elif argv and not argv[0].startswith("-"):
+        script, args = argv[0], argv[1:]
+        safemmap.install()
+        sys.argv = [script] + args
+        sys.path[0] = os.path.dirname(os.path.abspath(script))
+        runpy.run_path(script, run_name="__main__")
+    else:
+        raise SystemExit(USAGE)
+
+
+def main(argv):
+    if argv[:1] == ["run"]:
+        return run(argv[1:])
+    if argv:
+        raise SystemExit(USAGE)
+    tour()
+
+
+def tour():
     print(f"safemmap {getattr(safemmap, '__version__', '')} on Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "tour.txt")
@@ -126,4 +157,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -284,11 +284,12 @@ def test_pagesize_constants():
 
 # What safemmap adds to the stdlib's names (README: CPU counts).
 EXTRAS = {"cpu_count", "process_cpu_count", "available_cpu_count",
-          "default_thread_workers", "default_process_workers"}
+          "default_thread_workers", "default_process_workers",
+          "install", "uninstall", "InstallWarning"}
 
 
 @linux_x86_64
-def test_public_names_are_the_stdlib_ones_and_the_cpu_counts():
+def test_public_names_are_the_stdlib_ones_the_cpu_counts_and_install():
     public = {name for name in dir(safemmap) if not name.startswith("_")}
     stdlib = set(CONSTANTS) | {"PAGESIZE", "ALLOCATIONGRANULARITY", "error", "mmap"}
     assert public - EXTRAS == stdlib
@@ -305,8 +306,20 @@ def test_error_is_oserror():
 
 
 def test_type_names():
-    assert (M.__name__, M.__qualname__, M.__module__) == ("mmap", "mmap", "mmap")
+    home = "mmap" if STANDIN else "safemmap"
+    assert (M.__name__, M.__qualname__, M.__module__) == ("mmap", "mmap", home)
     assert type(M) is type
+    assert repr(M) == "<class '{}.mmap'>".format(home)
+
+
+def test_type_pickles_by_name():
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        assert pickle.loads(pickle.dumps(M, protocol)) is M
+
+
+def test_instances_keep_the_stdlib_type_name(m):
+    # CPython's test_repr wants it; the interpreter's messages use it.
+    assert repr(m).startswith("<mmap.mmap closed=False, access=ACCESS_")
 
 
 @pytest.mark.skipif(STANDIN, reason="safemmap is a stdlib stand-in")

@@ -241,7 +241,7 @@ fn add_closed(ty: &Bound<'_, PyType>) -> PyResult<()> {
 
 /// Puts `attribute` in the type's dict under `name` (the caller tells the
 /// type with `PyType_Modified` once done).
-fn add_to_type(
+pub(crate) fn add_to_type(
     ty: &Bound<'_, PyType>,
     name: &std::ffi::CStr,
     attribute: &Bound<'_, PyAny>,
@@ -260,12 +260,13 @@ fn add_to_type(
     Ok(())
 }
 
-/// Runs `fast` on the map behind `slf`, and `fallback` if it declines (or
-/// panics: the full method will report the panic as an exception).
+/// Runs `fast` on the map behind `slf` with the object's lock held, and
+/// `fallback` (without it) if `fast` declines (or panics: the full method
+/// will report the panic as an exception).
 ///
-/// `fast` runs no Python code (no conversion that may call back, no GIL
-/// released, nothing that may run a finalizer), so nothing else can reach
-/// the map meanwhile: it may use [`PyMmap::peek`] instead of borrowing.
+/// `fast` runs no Python code (no conversion that may call back, no GIL or
+/// lock released, nothing that may run a finalizer), so nothing else can
+/// reach the map meanwhile: it may use [`PyMmap::peek`] instead of borrowing.
 ///
 /// # Safety
 ///
@@ -277,7 +278,11 @@ unsafe fn serve<R>(
 ) -> R {
     // SAFETY: passed on from the caller.
     let this = unsafe { instance(&slf) };
-    attempt(|| fast(this), fallback)
+    let locked = || {
+        let _held = this.hold();
+        fast(this)
+    };
+    attempt(locked, fallback)
 }
 
 /// Runs `fast`, and `fallback` if it declines or panics.
@@ -409,7 +414,9 @@ unsafe extern "C" fn next_byte(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // attached. The end of the iteration is the full method's to report.
     let iterator = unsafe { convert::receiver::<ByteIterator>(&slf) }.get();
     let fast = || {
-        // SAFETY: a fast path runs no Python code (see `serve`).
+        let _held = iterator.map().hold();
+        // SAFETY: a fast path runs no Python code (see `serve`), and holds
+        // the lock.
         let map = unsafe { iterator.map().peek() }?;
         let index = iterator.upcoming(map.len())?;
         let byte = ok(map.byte_at(index))?;
@@ -477,11 +484,14 @@ unsafe fn open_or(
     fast: impl FnOnce(&Mmap) -> *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     // SAFETY: passed on from the caller.
-    match unsafe { instance(&slf).peek() } {
-        Some(map) => fast(map),
-        // SAFETY: as above.
-        None => decline(|f| unsafe { call(method(f), slf) }),
-    }
+    let this = unsafe { instance(&slf) };
+    let served = {
+        let _held = this.hold();
+        // SAFETY: `fast` runs no Python code, and the lock is held.
+        unsafe { this.peek() }.map(fast)
+    };
+    // SAFETY: passed on from the caller.
+    served.unwrap_or_else(|| decline(|f| unsafe { call(method(f), slf) }))
 }
 
 /// `tell()`.

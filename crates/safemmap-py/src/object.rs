@@ -8,9 +8,11 @@
 //! the map, then borrows it and checks again: the core is only ever called
 //! with bounds taken from the map as it is at that moment.
 //!
-//! The class is `frozen`, its state in plain cells that the GIL guards:
-//! PyO3's own borrow flags are atomic, and two of them per call cost more
-//! than an `m[i]` of CPython's takes.
+//! The class is `frozen`, its state in plain cells that the object's lock
+//! guards (`lock.rs`, which lists what relies on it): the GIL, or on
+//! free-threaded builds a critical section. PyO3's own borrow flags are
+//! atomic, and two of them per call cost more than an `m[i]` of CPython's
+//! takes.
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::io::{Seek, SeekFrom};
@@ -26,6 +28,7 @@ use safemmap::{raw, Access, Begun, Error, Mmap, MmapOptions, Scan, View};
 
 use crate::convert::{self, Bytes, Opt};
 use crate::errors::{closed, readinto_to_py, size_untracked, to_py, write_to_py};
+use crate::lock::{Held, Locked, ObjectLock};
 use crate::threads::{Detached, Threads};
 use crate::versions;
 
@@ -54,6 +57,8 @@ pub struct PyMmap {
 
 /// The object's state.
 struct Shared {
+    /// Guards the fields below.
+    lock: ObjectLock,
     /// `None` once closed.
     map: RefCell<Option<Mmap>>,
     /// Live buffer-protocol views; while any exists the mapping must stay put.
@@ -66,16 +71,21 @@ struct Shared {
 /// below it, releasing and taking it back costs more than it frees.
 pub(crate) const DETACH_BYTES: usize = 1 << 20;
 
-// SAFETY: `Shared` is only reached through `PyMmap`'s methods, which run with
-// the GIL held: the module does not declare itself safe for free-threaded
-// builds, so the interpreter keeps the GIL for it. The GIL serialises every
-// access to the cells; the `RefCell` turns re-entrant misuse into an error.
+/// The open map, borrowed with the object's lock held.
+pub(crate) type MapRef<'a> = Locked<'a, Ref<'a, Mmap>>;
+pub(crate) type MapMut<'a> = Locked<'a, RefMut<'a, Mmap>>;
+
+// SAFETY: `Shared` is only reached through `PyMmap`'s methods, which touch
+// the cells only with `lock` held (the borrows `map` and `map_mut` hand out
+// hold it while they live). The lock serialises every access to the cells;
+// the `RefCell` turns re-entrant misuse into an error.
 unsafe impl Sync for Shared {}
 
 impl PyMmap {
     fn new_open(map: Mmap) -> Self {
         let access = map.access();
         let shared = Shared {
+            lock: ObjectLock::new(),
             map: RefCell::new(Some(map)),
             exports: Cell::new(0),
             threads: Threads::new(),
@@ -83,15 +93,25 @@ impl PyMmap {
         PyMmap { shared, access }
     }
 
-    /// The open map, or the closed-check error.
-    pub(crate) fn map(&self) -> PyResult<Ref<'_, Mmap>> {
-        self.shared.threads.wait_while_reserved()?;
-        self.open_map().ok_or_else(|| self.unavailable())
+    /// Takes the object's lock, which guards its state (`lock.rs`).
+    #[inline(always)]
+    pub(crate) fn hold(&self) -> Held<'_> {
+        self.shared.lock.hold()
     }
 
-    pub(crate) fn map_mut(&self) -> PyResult<RefMut<'_, Mmap>> {
+    /// The open map, or the closed-check error.
+    pub(crate) fn map(&self) -> PyResult<MapRef<'_>> {
+        let held = self.hold();
         self.shared.threads.wait_while_reserved()?;
-        self.open_map_mut().ok_or_else(|| self.unavailable())
+        let map = self.open_map().ok_or_else(|| self.unavailable())?;
+        Ok(Locked::new(held, map))
+    }
+
+    pub(crate) fn map_mut(&self) -> PyResult<MapMut<'_>> {
+        let held = self.hold();
+        self.shared.threads.wait_while_reserved()?;
+        let map = self.open_map_mut().ok_or_else(|| self.unavailable())?;
+        Ok(Locked::new(held, map))
     }
 
     /// The map if it is open and free, or `None`.
@@ -107,8 +127,10 @@ impl PyMmap {
     /// the fast paths, which save themselves marking it borrowed.
     ///
     /// # Safety
-    /// While the reference lives, the caller runs no Python code (through
-    /// which the map could be borrowed) and does not borrow it itself.
+    /// While the reference lives, the caller holds the object's lock
+    /// ([`hold`](Self::hold)), runs no Python code (through which the map
+    /// could be borrowed, or the lock let go of) and does not borrow the map
+    /// itself.
     pub(crate) unsafe fn peek(&self) -> Option<&Mmap> {
         // SAFETY: no mutable borrow exists (checked), and the caller starts
         // none while the reference lives.
@@ -136,7 +158,8 @@ impl PyMmap {
     /// 0, or -1 with CPython's error set (a writable view of a read-only map).
     ///
     /// # Safety
-    /// `view` is the caller's to fill; `obj` is this object, whose map `map` is.
+    /// `view` is the caller's to fill; `obj` is this object, whose map `map`
+    /// is, borrowed with the object's lock held.
     pub(crate) unsafe fn export(
         &self,
         obj: *mut ffi::PyObject,
@@ -164,23 +187,29 @@ impl PyMmap {
         ret
     }
 
-    /// Counts a view of the map released.
+    /// Counts a view of the map released (on whatever thread lets go of it).
     pub(crate) fn release_export(&self) {
+        let _held = self.hold();
         self.shared.exports.set(self.shared.exports.get() - 1);
     }
 
     /// Whether a close or resize has reserved the map: the full methods
-    /// wait for it to end.
+    /// wait for it to end. The caller holds the lock.
     pub(crate) fn reserved(&self) -> bool {
         self.shared.threads.reserved()
     }
 
     /// The `closed` property: a map held by an operation is open.
     pub(crate) fn is_closed(&self) -> bool {
+        let _held = self.hold();
         self.shared.map.try_borrow().is_ok_and(|map| map.is_none())
     }
 
-    /// Why the map cannot be had: closed, or held by an operation.
+    /// Why the map cannot be had: closed, or held by an operation. This
+    /// and the next: the caller holds the lock. Out of line, so that the
+    /// borrows keep the short code they had before they held a lock.
+    #[cold]
+    #[inline(never)]
     fn unavailable(&self) -> PyErr {
         match self.shared.map.try_borrow_mut() {
             Err(_) => in_use(),
@@ -242,11 +271,13 @@ impl PyMmap {
     /// guard is dropped: close and resize, the only operations that unmap
     /// or move the mapping, wait until then.
     fn pinned_view(&self) -> PyResult<Pinned<'_>> {
-        // SAFETY: the count taken below, before the GIL can be released,
-        // makes close and resize wait, so the mapping stays put until the
-        // count is given back.
-        let view = unsafe { self.map()?.view() };
+        let map = self.map()?;
+        // Counted while the lock is held, so that no close or resize can
+        // come between the view and the count.
         let _counted = self.shared.threads.count_detached();
+        // SAFETY: the count makes close and resize wait, so the mapping
+        // stays put until the count is given back.
+        let view = unsafe { map.view() };
         Ok(Pinned { view, _counted })
     }
 
@@ -273,7 +304,7 @@ impl PyMmap {
     pub(crate) fn read_advancing<'py>(
         &self,
         py: Python<'py>,
-        mut map: RefMut<'_, Mmap>,
+        mut map: MapMut<'_>,
         count: usize,
     ) -> PyResult<Bound<'py, PyBytes>> {
         if count < DETACH_BYTES {
@@ -511,6 +542,9 @@ impl PyMmap {
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
+        // Held throughout (let go of while waiting, as the GIL is): nothing
+        // may come between the checks and the unmapping.
+        let _held = self.hold();
         // Checked in turn: a buffer may be exported while this waits.
         let _turn = self.shared.threads.wait_for_turn(py)?;
         if self.exported() {
@@ -823,7 +857,7 @@ impl PyMmap {
         ensure_open(slf)?;
         let length = length.map(convert::ssize)?;
         let length = length.map_or(slf.get().map()?.len(), convert::unsigned);
-        let advise = |view: View| view.advise(option, convert::unsigned(start), length);
+        let advise = |view: View| view.advise_raw(option, convert::unsigned(start), length);
         let long = length >= DETACH_BYTES;
         slf.get().with_view(slf.py(), long, advise)?.map_err(to_py)
     }
@@ -833,7 +867,8 @@ impl PyMmap {
         ensure_open_before_arguments(slf)?;
         let newsize = convert::ssize(newsize)?;
         let (this, py) = (slf.get(), slf.py());
-        // As in close: wait for the turn, check after.
+        // As in close: hold the lock throughout, wait for the turn, check after.
+        let _held = this.hold();
         let _turn = this.shared.threads.wait_for_turn(py)?;
         this.map()?;
         if this.exported() {
@@ -1091,7 +1126,7 @@ fn dev_mode(py: Python<'_>) -> PyResult<bool> {
 /// Iteration yields 1-byte bytes objects, as CPython's sequence protocol
 /// does, checking the bounds against the current length at each step.
 /// Frozen, like `mmap`, so that a step costs no atomic borrow flag.
-#[pyclass(module = "mmap", frozen)]
+#[pyclass(module = "safemmap", frozen)]
 pub struct ByteIterator {
     map: Py<PyMmap>,
     /// The next index going forwards; one past it going backwards. Only

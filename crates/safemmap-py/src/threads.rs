@@ -10,7 +10,8 @@
 //! handler it runs meanwhile may use the map, even close or resize it
 //! (ahead of the call it interrupted), where waiting would be waiting for
 //! itself. Everything here but the count of running operations is only
-//! touched with the GIL held.
+//! touched with the object's lock held (`lock.rs`), which waits let go of
+//! and take back, as they do the GIL.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +21,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 
 pub(crate) struct Threads {
-    /// Operations running on a view, without the GIL (so atomic).
+    /// Operations running on a view, without the lock (so atomic).
     detached: AtomicUsize,
     /// Tickets of the close and resize calls in progress or waiting, with
     /// their threads; the lowest has its turn.
@@ -94,7 +95,8 @@ impl Threads {
     }
 
     /// Waits for this call's turn, then for the operations on views to end;
-    /// returns with the GIL held and the turn kept until the guard drops.
+    /// returns attached, the caller's lock held again, and the turn kept
+    /// until the guard drops.
     pub(crate) fn wait_for_turn(&self, py: Python<'_>) -> PyResult<Turn<'_>> {
         let turn = Turn::take(self);
         wait_until(py, || turn.has_come())?;
@@ -104,8 +106,9 @@ impl Threads {
     }
 }
 
-/// Waits, mostly without the GIL, until `done` (checked with the GIL held)
-/// says so; a signal's handler that raises (Ctrl-C) ends the wait.
+/// Waits, mostly detached (without the GIL or the lock), until `done`
+/// (checked attached, with them) says so; a signal's handler that raises
+/// (Ctrl-C) ends the wait.
 fn wait_until(py: Python<'_>, done: impl Fn() -> bool) -> PyResult<()> {
     while !done() {
         py.check_signals()?;

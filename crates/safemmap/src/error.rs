@@ -2,9 +2,12 @@
 //!
 //! Every fallible function returns [`std::io::Error`]. Refusals that are the
 //! crate's own (a bad range, a read-only map...) carry an [`Error`] inside,
-//! reachable with [`std::io::Error::get_ref`] and `downcast_ref`, so callers
-//! (the Python bindings among them) can tell them apart precisely. Failures
-//! reported by the OS carry their errno (`raw_os_error`).
+//! reachable with [`refusal`] (or [`std::io::Error::get_ref`] and
+//! `downcast_ref`), so callers (the Python bindings among them) can tell
+//! them apart precisely. A stopped fault is [`Error::Fault`]: [`fault`]
+//! gives its [`Fault`] (what kind, where, the OS error number that names
+//! it, how many bytes were transferred). Failures reported by the OS carry
+//! their errno (`raw_os_error`).
 
 use std::fmt;
 use std::io;
@@ -49,6 +52,10 @@ pub enum Error {
     /// [`write_all_at`](crate::Mmap::write_all_at) of a range that reaches
     /// past the end: `io::ErrorKind::UnexpectedEof`, as from std's `FileExt`.
     RangePastEnd,
+    /// [`gather_le`](crate::Mmap::gather_le) or
+    /// [`gather_be`](crate::Mmap::gather_be) given fewer or more offsets
+    /// than values to fill.
+    GatherLengthMismatch,
     /// A `copy_within` range outside the map.
     MoveOutOfRange,
     /// A `flush` range outside the map.
@@ -75,6 +82,11 @@ pub enum Error {
     /// [`Mmap::set_name`](crate::Mmap::set_name) of a map of a file: only
     /// anonymous maps take names.
     NameOfFileMap,
+    /// A map of huge pages ([`MmapOptions::huge_pages`](crate::MmapOptions::huge_pages))
+    /// whose length is not a multiple of their size.
+    HugePagesLength { page_size: usize },
+    /// Resizing a map of huge pages, which the OS unmaps only whole.
+    HugePagesResize,
     /// [`Mmap::finish_resize`](crate::Mmap::finish_resize) given a
     /// [`Resize`](crate::Resize) that is not the map's latest.
     ResizeOfAnotherMap,
@@ -108,7 +120,7 @@ impl Error {
             | Error::ResizeNotAllowed
             | Error::ResizeUntracked
             | Error::FileNotWritable { .. } => io::ErrorKind::PermissionDenied,
-            Error::SharedAnonymousGrowth => io::ErrorKind::Unsupported,
+            Error::SharedAnonymousGrowth | Error::HugePagesResize => io::ErrorKind::Unsupported,
             Error::RangePastEnd => io::ErrorKind::UnexpectedEof,
             _ => io::ErrorKind::InvalidInput,
         }
@@ -129,6 +141,12 @@ impl fmt::Display for Error {
                     io::Error::from_raw_os_error(*os_error)
                 )
             }
+            Error::HugePagesLength { page_size } => {
+                return write!(
+                    f,
+                    "a map of huge pages must be a whole number of them ({page_size} bytes each)"
+                )
+            }
             Error::EmptyFile => "cannot mmap an empty file",
             Error::OffsetBeyondFile => "mmap offset is greater than file size",
             Error::LengthBeyondFile => "mmap length is greater than file size",
@@ -141,6 +159,7 @@ impl fmt::Display for Error {
             Error::WriteByteOutOfRange => "write byte out of range",
             Error::DataOutOfRange => "data out of range",
             Error::RangePastEnd => "the range reaches past the end of the map",
+            Error::GatherLengthMismatch => "as many offsets as values to fill are needed",
             Error::MoveOutOfRange => "source, destination, or count out of range",
             Error::FlushOutOfRange => "flush values out of range",
             Error::AdviseStartOutOfRange => "madvise start out of bounds",
@@ -153,6 +172,7 @@ impl fmt::Display for Error {
             Error::NameWithNul => "embedded null character",
             Error::NameTooLong => "name is too long",
             Error::NameOfFileMap => "Cannot set annotation on non-anonymous mappings",
+            Error::HugePagesResize => "a map of huge pages cannot be resized",
             Error::ResizeOfAnotherMap => {
                 "a resize can only be finished by the map it began on, before another begins"
             }
@@ -166,6 +186,7 @@ impl std::error::Error for Error {}
 /// far the operation had got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {
+    /// Why the page could not be reached.
     pub kind: FaultKind,
     /// The memory that faulted: the map's own, or a buffer lent to the call.
     pub region: Region,
@@ -210,6 +231,7 @@ impl fmt::Display for Region {
     }
 }
 
+/// Why a [`Fault`]'s page could not be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FaultKind {
@@ -261,4 +283,31 @@ pub fn transferred(err: &io::Error) -> usize {
 /// The crate's own refusal inside `err`, if it is one.
 pub fn refusal(err: &io::Error) -> Option<Error> {
     err.get_ref()?.downcast_ref::<Error>().copied()
+}
+
+/// The fault inside `err`, if an access to mapped memory (or to a buffer
+/// lent to the call) faulted and was stopped: its kind, the offset of the
+/// faulting byte, the OS error number and the bytes transferred.
+///
+/// ```
+/// # fn read_header(map: &safemmap::Mmap) -> std::io::Result<()> {
+/// let mut header = [0; 64];
+/// match map.read_exact_at(0, &mut header) {
+///     Ok(()) => {}
+///     Err(err) => match safemmap::fault(&err) {
+///         Some(fault) => eprintln!(
+///             "the file lost the page at offset {} (errno {})",
+///             fault.offset, fault.os_error
+///         ),
+///         None => return Err(err), // a bad range, or the OS's own error
+///     },
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub fn fault(err: &io::Error) -> Option<Fault> {
+    match refusal(err)? {
+        Error::Fault(fault) => Some(fault),
+        _ => None,
+    }
 }

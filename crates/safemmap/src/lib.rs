@@ -45,13 +45,72 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! What differs from `memmap2` for its users: [`Mmap::map`] maps read-write
-//! (its error for a file open for reading only, [`Error::FileNotWritable`],
-//! names [`Mmap::map_read_only`]); an empty file gives an empty map there
-//! too; bytes are copied out ([`Mmap::read_at`], [`Mmap::read_exact_at`],
-//! [`Mmap::to_vec`]) instead of borrowed. No safe call panics: arguments
-//! out of range, and a position left past the end by a shrink, give `Ok`
-//! or `Err`.
+//! No safe call panics: arguments out of range, and a position left past
+//! the end by a shrink, give `Ok` or `Err`.
+//!
+//! ## Coming from memmap2
+//!
+//! `memmap2` lends the map as a `&[u8]`; safemmap never does (a slice over
+//! a file that another process truncates is undefined behaviour, and a
+//! crash on access). What you did with the slice, you do with a call:
+//!
+//! | with `memmap2` | with safemmap |
+//! |---|---|
+//! | `unsafe { Mmap::map(&file) }` | [`Mmap::map_read_only(&file)`](Mmap::map_read_only): safe |
+//! | `unsafe { MmapMut::map_mut(&file) }` | [`Mmap::map(&file)`](Mmap::map) (read-write, shared) |
+//! | `MmapOptions::new().offset(o).len(n).map(&file)` | the same names on [`MmapOptions`], plus [`access`](MmapOptions::access) |
+//! | `MmapMut::map_anon(n)` | [`Mmap::anonymous(n)`](Mmap::anonymous) |
+//! | `map[i]` | [`map.byte_at(i)?`](Mmap::byte_at) |
+//! | `u32::from_le_bytes(map[o..o + 4].try_into()?)` | [`map.read_le::<u32>(o)?`](Mmap::read_le), inlined (below) |
+//! | `buf.copy_from_slice(&map[o..o + buf.len()])` | [`map.read_exact_at(o, &mut buf)?`](Mmap::read_exact_at): all or an `UnexpectedEof` error; [`read_at`](Mmap::read_at) copies what there is |
+//! | `map[o..o + n].copy_from_slice(data)` | [`map.write_all_at(o, data)?`](Mmap::write_all_at) |
+//! | `map.to_vec()` | [`map.to_vec()?`](Mmap::to_vec) |
+//! | `memchr::memmem::find(&map, needle)` | [`map.find(needle, ..)?`](Mmap::find), [`rfind`](Mmap::rfind), with any range |
+//! | `bytecount::count(&map, b'\n')`, `memchr::memmem::find_iter(..).count()` | [`map.count(b"\n", ..)?`](Mmap::count) (non-overlapping) |
+//! | `io::Cursor::new(&map[..])` for `Read`/`BufRead` | the map itself: [`Read`](std::io::Read), [`BufRead`](std::io::BufRead), [`Seek`](std::io::Seek), [`Write`](std::io::Write) |
+//! | `map.flush()`, `flush_async()`, `flush_range(o, n)`, `flush_async_range(o, n)` | the same names |
+//! | `map.advise(Advice::Sequential)`, `advise_range(advice, o, n)` | [`map.advise(Advice::Sequential, o, n)`](Mmap::advise); any raw value with [`advise_raw`](Mmap::advise_raw) |
+//! | `map.lock()`, `unlock()` | the same names |
+//! | `MmapOptions::populate()`, `huge(None)` | [`populate(true)`](MmapOptions::populate), [`huge_pages(true)`](MmapOptions::huge_pages) |
+//! | `file.set_len(n)` and a new map | [`map.resize(n)`](Mmap::resize), or [`map.refresh_len()`](Mmap::refresh_len) to follow the file (below) |
+//! | SIGBUS kills the process | an `io::Error`; [`safemmap::fault(&err)`](fault) gives the offset and errno |
+//!
+//! What each costs. A read or write of up to 16 bytes at an offset is
+//! inlined (below); a longer one is one fault-protected copy: a call with
+//! a fixed cost of a few tens of instructions, then `memcpy` speed. [`find`](Mmap::find),
+//! [`rfind`](Mmap::rfind) and [`count`](Mmap::count) run in the map
+//! itself with `memchr`'s and `bytecount`'s SIMD routines, nothing
+//! copied, split across threads above [`MIN_CHUNK`] of range (the
+//! `parallel` feature): as fast as the same routines over a slice, or
+//! faster. [`BufRead`](std::io::BufRead) copies 8 KiB per refill. An
+//! empty file maps to an empty map, as with `memmap2`. `BENCHMARKS.md` in
+//! the repository has the measured ratios against `memmap2`.
+//!
+//! Numbers and small values: `u64::from_le_bytes(map[o..o + 8].try_into()?)`
+//! becomes [`map.read_le::<u64>(o)?`](Mmap::read_le) (or
+//! [`read_be`](Mmap::read_be), [`write_le`](Mmap::write_le),
+//! [`write_be`](Mmap::write_be), for every integer and float): a bounds
+//! check, one load inlined into the caller and a test, about slice speed
+//! (on Windows a call into the door, a few instructions more). Many
+//! lookups at once: [`gather_le`](Mmap::gather_le) in one protected call.
+//! A `bytemuck` cast of a record: `read_pod`/`write_pod` (feature
+//! `bytemuck`). A loop over the whole file: [`map.chunks(64 << 10)`](Mmap::chunks)
+//! copies it out a block at a time into one reused buffer, with
+//! [`overlap(n)`](Chunks::overlap) for parsers and regexes that need the
+//! end of the block before: one copy more than a slice pass.
+//!
+//! What [`resize`](Mmap::resize) does: like CPython's `mmap.resize`, it
+//! sets **the file's** length to the map's offset plus the new length,
+//! growing the file with zeros or cutting it, and maps the new length.
+//! It is for a map that owns its file. To follow a file that another
+//! writer grows (a log) or cuts, leaving it alone, call
+//! [`refresh_len`](Mmap::refresh_len): it maps the file's current length,
+//! on read-only maps too.
+//!
+//! Cargo features: `parallel` (default) runs large scans on a thread pool
+//! (`rayon`); without it the crate depends on `memchr`, `bytecount` and
+//! the OS bindings only, and scans run on the calling thread. `bytemuck`
+//! (optional) adds `read_pod` and `write_pod`.
 //!
 //! ## Living with other users of SIGSEGV and SIGBUS
 //!
@@ -75,16 +134,20 @@
 //!
 //! * `door`: the only code that dereferences mapped memory, and
 //!   `door::guard`, fault protection (its docs hold the soundness argument).
-//! * `arch`: the instructions that may fault, in assembly (x86-64, AArch64).
+//! * `arch`: the instructions that may fault, in assembly (x86-64, AArch64):
+//!   leaf routines, and loads and stores inlined into the door, found by
+//!   the handler in an exception table.
 //! * `sys`: the only code that names an operating system (`sys/unix/`,
 //!   `sys/windows.rs`): mappings, descriptors, the signal or exception
 //!   handler.
 //! * [`MmapOptions`] and [`Access`]: how a map is made, with CPython's
 //!   validation rules; [`Mmap`]: what it does; [`View`] and [`Scan`]:
 //!   searching and counting, in parallel for large ranges.
-//! * [`Error`]: the crate's own refusals, carried inside `io::Error`.
+//! * [`Error`]: the crate's own refusals, carried inside `io::Error`;
+//!   [`fault`] picks out a stopped fault.
 //! * [`cpu`]: how many CPUs, and how many workers to start.
 
+mod advice;
 mod arch;
 pub mod cpu;
 mod door;
@@ -94,8 +157,9 @@ mod options;
 mod scan;
 mod sys;
 
-pub use error::{refusal, transferred, Error, Fault, FaultKind, Region};
-pub use mmap::{Mmap, Resize};
+pub use advice::Advice;
+pub use error::{fault, refusal, transferred, Error, Fault, FaultKind, Region};
+pub use mmap::{Chunks, Mmap, Resize, Scalar};
 pub use options::{Access, MmapOptions};
 pub use scan::{default_workers, set_default_workers, Begun, Scan, View, MIN_CHUNK};
 pub use sys::{raw, AsFile};

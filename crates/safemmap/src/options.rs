@@ -83,6 +83,8 @@ pub struct MmapOptions {
     flags: Option<i32>,
     prot: Option<i32>,
     track_fd: bool,
+    populate: bool,
+    huge_pages: bool,
 }
 
 impl Default for MmapOptions {
@@ -100,6 +102,8 @@ impl MmapOptions {
             flags: None,
             prot: None,
             track_fd: true,
+            populate: false,
+            huge_pages: false,
         }
     }
 
@@ -139,6 +143,31 @@ impl MmapOptions {
     /// and the map holds no descriptor at all.
     pub fn track_fd(mut self, track: bool) -> Self {
         self.track_fd = track;
+        self
+    }
+
+    /// Whether to read the whole map in when it is made, so that its first
+    /// accesses do not wait for the disk (as `memmap2`'s `populate`, and
+    /// `MAP_POPULATE`): on Linux 5.14+ `MADV_POPULATE_READ` fills the page
+    /// tables, on older kernels and other Unix systems `MADV_WILLNEED`
+    /// reads ahead, on Windows `PrefetchVirtualMemory`. A hint: if the OS
+    /// cannot do it (the file is shorter than the map, say), the map is
+    /// made all the same.
+    pub fn populate(mut self, populate: bool) -> Self {
+        self.populate = populate;
+        self
+    }
+
+    /// Whether to back the map with huge pages (`MAP_HUGETLB`, Linux
+    /// only), for an anonymous map, or a file on `hugetlbfs`. Its length
+    /// must be a multiple of the huge page size
+    /// ([`Error::HugePagesLength`]), the system must have huge pages set
+    /// aside (`/proc/sys/vm/nr_hugepages`; else `ENOMEM`), and it cannot be
+    /// resized ([`Error::HugePagesResize`]). Elsewhere making the map fails
+    /// with [`Unsupported`](io::ErrorKind::Unsupported). Transparent huge
+    /// pages need none of this: [`Advice::HugePage`](crate::Advice) on Linux.
+    pub fn huge_pages(mut self, huge_pages: bool) -> Self {
+        self.huge_pages = huge_pages;
         self
     }
 
@@ -204,6 +233,14 @@ impl MmapOptions {
         if file == sys::NO_FILE {
             flags |= raw::MAP_ANONYMOUS;
         }
+        if self.huge_pages {
+            let page_size = sys::huge_page_size()?;
+            if len.is_some_and(|len| len % page_size != 0) {
+                return Err(Error::HugePagesLength { page_size }.into());
+            }
+            // There is a flag wherever there is a huge page size.
+            flags |= sys::HUGE_PAGES.unwrap_or(0);
+        }
         let kept = match (file == sys::NO_FILE, self.track_fd) {
             (false, true) => Some(sys::duplicate(file)?),
             _ => None,
@@ -220,6 +257,11 @@ impl MmapOptions {
                 len,
             ),
         };
+        if self.populate && len > 0 {
+            // SAFETY: `ptr..ptr + len` is the mapping just made. A hint:
+            // whatever the OS could not read in is read at first use.
+            let _ = unsafe { sys::populate(ptr, len) };
+        }
         if file == sys::NO_FILE {
             // Its pages fault only on a hardware error: installed once
             // will do, and saves two system calls, a sixth of the map's

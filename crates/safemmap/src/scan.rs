@@ -23,17 +23,24 @@
 //!   another (one byte, or a needle with no border, like `"\r\n"`); for a
 //!   needle like `"aa"`, where greedy non-overlapping counting depends on
 //!   where the previous match ended, the scan is one serial pass.
+//!
+//! Without the `parallel` cargo feature (on by default) there is no pool:
+//! the calling thread searches every block itself, in the same order, with
+//! the same results.
 
 use std::io;
 use std::marker::PhantomData;
 use std::ops::{Bound, Range, RangeBounds};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+use crate::advice::Advice;
 use crate::door::Mapped;
 use crate::error::Error;
 use crate::options::Access;
 use crate::sys;
+
+mod pool;
 
 /// The smallest piece of a scan worth a thread of its own.
 pub const MIN_CHUNK: usize = 4 << 20;
@@ -163,6 +170,24 @@ impl View {
 
     /// See [`Mmap::flush_range_with`](crate::Mmap::flush_range_with).
     pub fn flush_range_with(&self, offset: usize, len: usize, flags: i32) -> io::Result<()> {
+        // SAFETY: `write_back` passes a range inside the live mapping.
+        self.write_back(offset, len, |at, len| unsafe { sys::flush(at, len, flags) })
+    }
+
+    /// See [`Mmap::flush_async_range`](crate::Mmap::flush_async_range).
+    pub fn flush_async_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        // SAFETY: as in `flush_range_with`.
+        self.write_back(offset, len, |at, len| unsafe { sys::flush_async(at, len) })
+    }
+
+    /// Checks a flush's range and has `flush` write it back: `flush` is
+    /// only called with a range that lies in the live mapping.
+    fn write_back(
+        &self,
+        offset: usize,
+        len: usize,
+        flush: impl FnOnce(*mut u8, usize) -> io::Result<()>,
+    ) -> io::Result<()> {
         if offset > self.len || len > self.len - offset {
             return Err(Error::FlushOutOfRange.into());
         }
@@ -172,11 +197,36 @@ impl View {
             return Ok(());
         }
         // SAFETY: the range lies in the mapping (checked above).
-        unsafe { sys::flush(self.base.add(offset), len, flags) }
+        flush(unsafe { self.base.add(offset) }, len)
+    }
+
+    /// See [`Mmap::lock`](crate::Mmap::lock).
+    pub fn lock(&self) -> io::Result<()> {
+        self.whole(sys::lock)
+    }
+
+    /// See [`Mmap::unlock`](crate::Mmap::unlock).
+    pub fn unlock(&self) -> io::Result<()> {
+        self.whole(sys::unlock)
+    }
+
+    /// Makes `call` over the whole mapping, if any (an empty map has
+    /// none). `call` may only require that its range lie in a live mapping.
+    fn whole(&self, call: unsafe fn(*mut u8, usize) -> io::Result<()>) -> io::Result<()> {
+        match self.len {
+            0 => Ok(()),
+            // SAFETY: `base..base + len` is the live mapping (the view's promise).
+            len => unsafe { call(self.base, len) },
+        }
     }
 
     /// See [`Mmap::advise`](crate::Mmap::advise).
-    pub fn advise(&self, advice: i32, start: usize, len: usize) -> io::Result<()> {
+    pub fn advise(&self, advice: Advice, start: usize, len: usize) -> io::Result<()> {
+        self.advise_raw(advice.as_raw(), start, len)
+    }
+
+    /// See [`Mmap::advise_raw`](crate::Mmap::advise_raw).
+    pub fn advise_raw(&self, advice: i32, start: usize, len: usize) -> io::Result<()> {
         if start >= self.len {
             return Err(Error::AdviseStartOutOfRange.into());
         }
@@ -239,7 +289,8 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// How many threads may share the scan (0 counts as 1).
+    /// How many threads may share the scan (0 counts as 1). Without the
+    /// `parallel` feature the calling thread does it all, whatever this says.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = Some(workers.max(1));
         self
@@ -390,14 +441,7 @@ impl<'a> Scan<'a> {
             .workers
             .unwrap_or_else(default_workers)
             .min(range.len() / MIN_CHUNK);
-        match pool() {
-            Some(pool) if threads > 1 => pool.scope(|scope| {
-                for _ in 0..threads {
-                    scope.spawn(|_| work());
-                }
-            }),
-            _ => work(),
-        }
+        pool::run_workers(threads, work);
         // Every block up to the one that ended the scan was searched: a
         // worker skips a block only once an earlier one has ended it.
         let searched = ended.into_inner().saturating_add(1).min(blocks);
@@ -450,77 +494,6 @@ fn has_border(needle: &[u8]) -> bool {
         failure[i] = k;
     }
     failure.last().is_some_and(|&border| border > 0)
-}
-
-/// The threads parallel scans run on, one per available CPU; `None` in a
-/// child forked after they started (its copy of the pool has no threads:
-/// waiting for it would hang) or if they could not be started (a limit on
-/// threads), where scans run their blocks in turn.
-///
-/// Started lock-free: of two threads that start it at once, one pool is
-/// kept and the other dropped. A `OnceLock` would make the second wait for
-/// the first, and a child forked meanwhile wait for ever.
-fn pool() -> Option<&'static rayon::ThreadPool> {
-    /// A pool and the fork count it was started at.
-    struct Started {
-        forks: usize,
-        pool: Option<rayon::ThreadPool>,
-    }
-    static POOL: AtomicPtr<Started> = AtomicPtr::new(std::ptr::null_mut());
-    let forks = sys::fork_count();
-    let mut started = POOL.load(Ordering::Acquire);
-    if started.is_null() {
-        if !epoch_collector_started() {
-            return None;
-        }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(default_workers())
-            .thread_name(|i| format!("safemmap-scan-{i}"))
-            .build();
-        let ours = Box::into_raw(Box::new(Started {
-            forks,
-            pool: pool.ok(),
-        }));
-        started = match POOL.compare_exchange(
-            std::ptr::null_mut(),
-            ours,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => ours,
-            Err(first) => {
-                // SAFETY: `ours` was never published.
-                drop(unsafe { Box::from_raw(ours) });
-                first
-            }
-        };
-    }
-    // SAFETY: a published pool is never freed.
-    let started = unsafe { &*started };
-    started.pool.as_ref().filter(|_| started.forks == forks)
-}
-
-/// Starts crossbeam-epoch's global collector, which rayon's deques use,
-/// on the calling thread; `false` if that cannot be done now. The collector
-/// starts under a `Once` at its first use: a fork while another thread is
-/// inside it leaves that `Once` running for ever in the child, and any pool
-/// started there hangs (its workers wait on it at their first steal). So a
-/// pool is only started once the collector is, and a child forked while it
-/// was starting runs its scans in turn, as does a thread that finds another
-/// starting it.
-fn epoch_collector_started() -> bool {
-    /// 0: not started; 1: started; else the starting thread's fork count
-    /// plus 2.
-    static COLLECTOR: AtomicUsize = AtomicUsize::new(0);
-    let starting = sys::fork_count() + 2;
-    match COLLECTOR.compare_exchange(0, starting, Ordering::AcqRel, Ordering::Acquire) {
-        Ok(_) => {
-            drop(crossbeam_epoch::pin());
-            COLLECTOR.store(1, Ordering::Release);
-            true
-        }
-        Err(state) => state == 1,
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 
-use safemmap::{refusal, Error, Fault, FaultKind, Mmap, Region};
+use safemmap::{refusal, Fault, FaultKind, Mmap, Region};
 
 const PAGE: usize = 4096;
 const EIO: i32 = 5;
@@ -21,9 +21,9 @@ fn mapped_file(pages: usize) -> (File, Mmap) {
 }
 
 fn fault_of(err: std::io::Error) -> Fault {
-    match refusal(&err) {
-        Some(Error::Fault(fault)) => fault,
-        other => panic!("expected a fault, got {other:?} ({err})"),
+    match safemmap::fault(&err) {
+        Some(fault) => fault,
+        None => panic!("expected a fault, got {:?} ({err})", refusal(&err)),
     }
 }
 
@@ -112,6 +112,40 @@ fn large_reads_and_long_lines_past_a_truncation_are_errors() {
     file.set_len((pages * PAGE) as u64).unwrap();
     assert_eq!(map.read_at(0, &mut big).unwrap(), pages * PAGE);
     assert_eq!(map.line_len().unwrap(), pages * PAGE);
+}
+
+#[test]
+fn inline_reads_and_writes_past_a_truncation_are_errors() {
+    let (file, mut map) = mapped_file(2);
+    file.set_len(PAGE as u64).unwrap();
+    for len in 1..=16 {
+        // Wholly in the lost page, or straddling its start.
+        for at in [PAGE, PAGE + 100, PAGE - len / 2] {
+            let lost = at.max(PAGE)..at + len;
+            let read = fault_of(map.read_exact_at(at, &mut vec![0; len]).unwrap_err());
+            assert!(lost.contains(&read.offset), "{len} at {at}: {read:?}");
+            assert_eq!((read.kind, read.transferred), (FaultKind::Unbacked, 0));
+            let write = fault_of(map.write_all_at(at, &vec![b'y'; len]).unwrap_err());
+            assert!(lost.contains(&write.offset), "{len} at {at}: {write:?}");
+        }
+    }
+    assert!(fault_of(map.read_le::<u64>(PAGE + 8).unwrap_err()).offset >= PAGE);
+    assert!(fault_of(map.read_be::<u16>(PAGE - 1).unwrap_err()).offset >= PAGE);
+    assert!(fault_of(map.read_le::<u128>(PAGE - 8).unwrap_err()).offset >= PAGE);
+    assert!(fault_of(map.write_le(2 * PAGE - 4, 1_u32).unwrap_err()).offset >= PAGE);
+    let mut values = [0_u64; 3];
+    let gathered = map.gather_le(&[0, PAGE + 64, 8], &mut values);
+    assert_eq!(fault_of(gathered.unwrap_err()).offset, PAGE + 64);
+    assert_eq!(values, [u64::from_ne_bytes([b'x'; 8]), 0, 0]);
+
+    // The page that is left still reads, and the lost one comes back.
+    assert_eq!(
+        map.read_le::<u64>(0).unwrap(),
+        u64::from_ne_bytes([b'x'; 8])
+    );
+    file.set_len(2 * PAGE as u64).unwrap();
+    map.write_le(PAGE + 3, 0x1234_u16).unwrap();
+    assert_eq!(map.read_le::<u16>(PAGE + 3).unwrap(), 0x1234);
 }
 
 #[test]

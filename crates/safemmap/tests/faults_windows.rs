@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use safemmap::{refusal, Error, Fault, FaultKind, Mmap, Region};
+use safemmap::{refusal, Fault, FaultKind, Mmap, Region};
 use windows_sys::Win32::System::Memory::{VirtualProtect, PAGE_NOACCESS, PAGE_READWRITE};
 
 const ERROR_NOACCESS: i32 = 998;
@@ -27,9 +27,9 @@ fn protect(map: &Mmap, offset: usize, len: usize, protection: u32) {
 }
 
 fn fault_of(err: std::io::Error) -> Fault {
-    match refusal(&err) {
-        Some(Error::Fault(fault)) => fault,
-        other => panic!("expected a fault, got {other:?} ({err})"),
+    match safemmap::fault(&err) {
+        Some(fault) => fault,
+        None => panic!("expected a fault, got {:?} ({err})", refusal(&err)),
     }
 }
 
@@ -72,6 +72,17 @@ fn an_inaccessible_page_is_an_error_until_it_is_accessible_again() {
             == 2 * page
     );
 
+    assert_eq!(
+        fault_of(map.read_le::<u64>(2 * page + 8).unwrap_err()),
+        inaccessible(2 * page + 8)
+    );
+    assert!(
+        fault_of(map.read_exact_at(2 * page - 4, &mut [0; 12]).unwrap_err()).offset >= 2 * page
+    );
+    assert_eq!(
+        fault_of(map.write_le(2 * page + 2, 7_u16).unwrap_err()),
+        inaccessible(2 * page + 2)
+    );
     assert_eq!(map.byte_at(page).unwrap(), b'x', "other pages still work");
     protect(&map, 2 * page, page, PAGE_READWRITE);
     map.set_byte(2 * page, b'y').unwrap();

@@ -392,7 +392,8 @@ fn resize_grows_a_map_split_by_advice_on_part_of_it() {
         .unwrap();
     let file = file_with(&vec![7; page + 1]);
     let mut map = Mmap::map(&file).unwrap();
-    map.advise(random as i32, 0, 1).unwrap();
+    assert_eq!(safemmap::Advice::Random.as_raw() as i64, random);
+    map.advise(safemmap::Advice::Random, 0, 1).unwrap();
     map.resize(2 * page + 1).unwrap();
     map.write_at(2 * page, b"!").unwrap();
     assert_eq!(map.len(), 2 * page + 1);
@@ -450,21 +451,23 @@ fn flush_and_advise_check_their_ranges() {
         map.flush_range(1, 1).unwrap_err().raw_os_error(),
         Some(EINVAL)
     );
-    map.advise(0, 4096, 100_000).unwrap();
+    map.advise_raw(0, 4096, 100_000).unwrap();
     assert_eq!(
-        refused(map.advise(0, 10_000, 1)),
+        refused(map.advise(safemmap::Advice::Normal, 10_000, 1)),
         Error::AdviseStartOutOfRange
     );
     assert_eq!(
-        refused(map.advise(0, 0, usize::MAX)),
+        refused(map.advise(safemmap::Advice::Normal, 0, usize::MAX)),
         Error::AdviseLengthInvalid
     );
     assert_eq!(
-        refused(map.advise(0, 4096, isize::MAX as usize)),
+        refused(map.advise(safemmap::Advice::Normal, 4096, isize::MAX as usize)),
         Error::AdviseLengthTooLarge
     );
     assert_eq!(
-        map.advise(0, 1, 1).unwrap_err().raw_os_error(),
+        map.advise(safemmap::Advice::Normal, 1, 1)
+            .unwrap_err()
+            .raw_os_error(),
         Some(EINVAL)
     );
     map.write_all(b"x").unwrap();
@@ -499,6 +502,40 @@ fn line_len_finds_a_newline_at_every_offset_and_alignment() {
             1200 - start,
             "no newline after {start}"
         );
+    }
+}
+
+#[test]
+fn line_len_near_the_end_finds_the_first_newline_in_ranges_of_every_length() {
+    // Ranges shorter than the leaf routine's span: the last 16-byte block
+    // overlaps those searched before it, ranges under 16 bytes go byte by
+    // byte. A second newline at the end must not be taken for the first.
+    for len in 1..=70 {
+        let mut map = Mmap::anonymous(len).unwrap();
+        map.write_at(0, &vec![b'x'; len]).unwrap();
+        for start in 0..len {
+            map.seek(SeekFrom::Start(start as u64)).unwrap();
+            assert_eq!(
+                map.line_len().unwrap(),
+                len - start,
+                "len {len}, start {start}"
+            );
+        }
+        for newline in 0..len {
+            map.set_byte(newline, b'\n').unwrap();
+            map.set_byte(len - 1, b'\n').unwrap();
+            for start in 0..len {
+                let end = if start <= newline { newline + 1 } else { len };
+                map.seek(SeekFrom::Start(start as u64)).unwrap();
+                assert_eq!(
+                    map.line_len().unwrap(),
+                    end - start,
+                    "len {len}, newline {newline}, start {start}"
+                );
+            }
+            map.set_byte(newline, b'x').unwrap();
+            map.set_byte(len - 1, b'x').unwrap();
+        }
     }
 }
 

@@ -1,6 +1,128 @@
 //! AArch64 (AAPCS64: Linux, macOS). `Outcome` comes back in x0:x1.
 
-use super::{global, hidden, symbol};
+use std::arch::asm;
+
+use super::{exception_entry, exception_table, global, hidden, symbol, table_bound, Outcome, Word};
+
+/// Defines an inline load of one width: `mov x0, #0` (no fault), then
+/// `$load`, which reads `[{base}, {offset}]` into x1 (zero-extended).
+macro_rules! inline_load {
+    ($load:literal) => {
+        #[inline(always)]
+        unsafe fn load(base: *const u8, offset: usize) -> Outcome {
+            let (fault, value);
+            // SAFETY: the instruction reads only the range the caller
+            // vouches for; a fault there resumes at `3:` with x0 and x1 set
+            // (see "Why resuming an inline access is sound").
+            unsafe {
+                asm!(
+                    "mov x0, #0",
+                    "2:",
+                    $load,
+                    "3:",
+                    exception_entry!(),
+                    base = in(reg) base,
+                    offset = in(reg) offset,
+                    out("x0") fault,
+                    out("x1") value,
+                    options(nostack, readonly),
+                )
+            };
+            Outcome { fault, value }
+        }
+    };
+}
+
+/// Defines an inline store of one width, as [`inline_load`] a load: `$store`
+/// writes `{value}` (formatted for the width) to `[{base}, {offset}]`.
+macro_rules! inline_store {
+    ($ty:ty, $store:literal) => {
+        #[inline(always)]
+        unsafe fn store(self, base: *mut u8, offset: usize) -> Outcome {
+            let value = self;
+            let (fault, address);
+            // SAFETY: the instruction writes only the range the caller
+            // vouches for; a fault there resumes at `3:` with x0 and x1 set
+            // (see "Why resuming an inline access is sound").
+            unsafe {
+                asm!(
+                    "mov x0, #0",
+                    "2:",
+                    $store,
+                    "3:",
+                    exception_entry!(),
+                    base = in(reg) base,
+                    offset = in(reg) offset,
+                    value = in(reg) value,
+                    out("x0") fault,
+                    out("x1") address,
+                    options(nostack),
+                )
+            };
+            Outcome {
+                fault,
+                value: address,
+            }
+        }
+    };
+}
+
+/// Implements [`Word`] for `$ty` with its load and store instructions.
+macro_rules! word {
+    ($ty:ty, $load:literal, $store:literal) => {
+        impl Word for $ty {
+            inline_load!($load);
+            inline_store!($ty, $store);
+
+            fn from_value(value: usize) -> Self {
+                value as $ty
+            }
+        }
+    };
+}
+
+word!(
+    u8,
+    "ldrb w1, [{base}, {offset}]",
+    "strb {value:w}, [{base}, {offset}]"
+);
+word!(
+    u16,
+    "ldrh w1, [{base}, {offset}]",
+    "strh {value:w}, [{base}, {offset}]"
+);
+word!(
+    u32,
+    "ldr w1, [{base}, {offset}]",
+    "str {value:w}, [{base}, {offset}]"
+);
+word!(
+    u64,
+    "ldr x1, [{base}, {offset}]",
+    "str {value:x}, [{base}, {offset}]"
+);
+
+/// The instructions that put the address of `$symbol` in `$register`.
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! address_of {
+    ($register:literal, $symbol:expr) => {
+        concat!(
+            "adrp ", $register, ", ", $symbol, "\n", "add ", $register, ", ", $register,
+            ", :lo12:", $symbol,
+        )
+    };
+}
+
+/// See the ELF version.
+#[cfg(target_vendor = "apple")]
+macro_rules! address_of {
+    ($register:literal, $symbol:expr) => {
+        concat!(
+            "adrp ", $register, ", ", $symbol, "@PAGE\n", "add ", $register, ", ", $register, ", ",
+            $symbol, "@PAGEOFF",
+        )
+    };
+}
 
 std::arch::global_asm!(
     ".text",
@@ -9,20 +131,6 @@ std::arch::global_asm!(
     // can resume any of them at `safemmap_access_fault`.
     ".p2align 4",
     global!("safemmap_leaf_begin"),
-    // load_byte(src: x0) -> (x0 = 0, x1 = byte)
-    global!("safemmap_load_byte"),
-    "mov x9, x0",
-    "mov x0, #0",
-    "ldrb w1, [x9]",
-    "ret",
-    // store_byte(dst: x0, value: w1) -> (x0 = 0, x1 = 0)
-    ".p2align 4",
-    global!("safemmap_store_byte"),
-    "mov x9, x0",
-    "mov x0, #0",
-    "strb w1, [x9]",
-    "mov x1, #0",
-    "ret",
     // copy(dst: x0, src: x1, len: x2) -> (x0 = 0, x1 = 0), for ranges that
     // do not overlap: 16 bytes at a time, then bytes.
     ".p2align 4",
@@ -109,4 +217,10 @@ std::arch::global_asm!(
     // signal in x0 and the address in x1.
     global!("safemmap_guarded_call_fault"),
     "b 2b",
+    // The exception table's bounds (see `arch`): start in x0, end in x1.
+    exception_table!(),
+    global!("safemmap_exception_table"),
+    address_of!("x0", table_bound!(start)),
+    address_of!("x1", table_bound!(end)),
+    "ret",
 );

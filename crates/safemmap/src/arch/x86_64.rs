@@ -3,7 +3,205 @@
 //! with the C ABI of the platform: its argument goes in both rdi (System V)
 //! and rcx (Windows), with the 32 bytes of shadow space Windows wants.
 
-use super::{global, hidden, symbol};
+#[cfg(not(windows))]
+use std::arch::asm;
+
+#[cfg(not(windows))]
+use super::{exception_entry, exception_table, table_bound};
+use super::{global, hidden, symbol, Outcome, Word};
+
+/// Defines an inline load of one width: `xor eax, eax` (no fault), then
+/// `$load`, which reads `[{base} + {offset}]` into rdx (zero-extended). On Windows, a
+/// call of the leaf routine `$leaf`, which does the same with `[rdi]`.
+macro_rules! inline_load {
+    ($load:literal, $leaf:expr) => {
+        #[inline(always)]
+        unsafe fn load(base: *const u8, offset: usize) -> Outcome {
+            #[cfg(not(windows))]
+            {
+                let (fault, value);
+                // SAFETY: the instruction reads only the range the caller
+                // vouches for; a fault there resumes at `3:` with rax and
+                // rdx set (see "Why resuming an inline access is sound").
+                unsafe {
+                    asm!(
+                        "xor eax, eax",
+                        "2:",
+                        $load,
+                        "3:",
+                        exception_entry!(),
+                        base = in(reg) base,
+                        offset = in(reg) offset,
+                        out("rax") fault,
+                        out("rdx") value,
+                        options(nostack, readonly),
+                    )
+                };
+                Outcome { fault, value }
+            }
+            #[cfg(windows)]
+            {
+                extern "sysv64" {
+                    #[link_name = $leaf]
+                    fn leaf(src: *const u8) -> Outcome;
+                }
+                // SAFETY: as above; the leaf routine reads only there.
+                unsafe { leaf(base.wrapping_add(offset)) }
+            }
+        }
+    };
+}
+
+/// Defines an inline store of one width, as [`inline_load`] a load: `$store`
+/// writes `{value}` (formatted for the width) to `[{base} + {offset}]`.
+macro_rules! inline_store {
+    ($ty:ty, $class:ident, $store:literal, $leaf:expr) => {
+        #[inline(always)]
+        unsafe fn store(self, base: *mut u8, offset: usize) -> Outcome {
+            let value = self;
+            #[cfg(not(windows))]
+            {
+                let (fault, address);
+                // SAFETY: the instruction writes only the range the caller
+                // vouches for; a fault there resumes at `3:` with rax and
+                // rdx set (see "Why resuming an inline access is sound").
+                unsafe {
+                    asm!(
+                        "xor eax, eax",
+                        "2:",
+                        $store,
+                        "3:",
+                        exception_entry!(),
+                        base = in(reg) base,
+                        offset = in(reg) offset,
+                        value = in($class) value,
+                        out("rax") fault,
+                        out("rdx") address,
+                        options(nostack),
+                    )
+                };
+                Outcome {
+                    fault,
+                    value: address,
+                }
+            }
+            #[cfg(windows)]
+            {
+                extern "sysv64" {
+                    #[link_name = $leaf]
+                    fn leaf(dst: *mut u8, value: $ty) -> Outcome;
+                }
+                // SAFETY: as above; the leaf routine writes only there.
+                unsafe { leaf(base.wrapping_add(offset), value) }
+            }
+        }
+    };
+}
+
+/// Implements [`Word`] for `$ty`: its load and store instructions (the
+/// register class of the stored value), and the leaf routines that stand
+/// for them on Windows.
+macro_rules! word {
+    ($ty:ty, $class:ident, $load:literal, $store:literal, $leaves:literal) => {
+        impl Word for $ty {
+            inline_load!($load, concat!("safemmap_load_", $leaves));
+            inline_store!($ty, $class, $store, concat!("safemmap_store_", $leaves));
+
+            fn from_value(value: usize) -> Self {
+                value as $ty
+            }
+        }
+    };
+}
+
+word!(
+    u8,
+    reg_byte,
+    "movzx edx, byte ptr [{base} + {offset}]",
+    "mov byte ptr [{base} + {offset}], {value}",
+    "u8"
+);
+word!(
+    u16,
+    reg,
+    "movzx edx, word ptr [{base} + {offset}]",
+    "mov word ptr [{base} + {offset}], {value:x}",
+    "u16"
+);
+word!(
+    u32,
+    reg,
+    "mov edx, dword ptr [{base} + {offset}]",
+    "mov dword ptr [{base} + {offset}], {value:e}",
+    "u32"
+);
+word!(
+    u64,
+    reg,
+    "mov rdx, qword ptr [{base} + {offset}]",
+    "mov qword ptr [{base} + {offset}], {value:r}",
+    "u64"
+);
+
+/// The leaf routines behind the inline accesses on Windows: each one
+/// access at `[rdi]`, the value to store in rsi, rax zeroed first.
+#[cfg(windows)]
+macro_rules! leaf_accesses {
+    () => {
+        concat!(
+            global!("safemmap_load_u8"),
+            "\nxor eax, eax\nmovzx edx, byte ptr [rdi]\nret\n",
+            global!("safemmap_load_u16"),
+            "\nxor eax, eax\nmovzx edx, word ptr [rdi]\nret\n",
+            global!("safemmap_load_u32"),
+            "\nxor eax, eax\nmov edx, dword ptr [rdi]\nret\n",
+            global!("safemmap_load_u64"),
+            "\nxor eax, eax\nmov rdx, qword ptr [rdi]\nret\n",
+            global!("safemmap_store_u8"),
+            "\nxor eax, eax\nmov byte ptr [rdi], sil\nret\n",
+            global!("safemmap_store_u16"),
+            "\nxor eax, eax\nmov word ptr [rdi], si\nret\n",
+            global!("safemmap_store_u32"),
+            "\nxor eax, eax\nmov dword ptr [rdi], esi\nret\n",
+            global!("safemmap_store_u64"),
+            "\nxor eax, eax\nmov qword ptr [rdi], rsi\nret",
+        )
+    };
+}
+
+/// See the Windows version: elsewhere the accesses are inline.
+#[cfg(not(windows))]
+macro_rules! leaf_accesses {
+    () => {
+        ""
+    };
+}
+
+/// The exception table's bounds routine (see `arch`): none on Windows.
+#[cfg(windows)]
+macro_rules! table_routine {
+    () => {
+        ""
+    };
+}
+
+/// See the Windows version: returns the table's start in rax, its end in
+/// rdx.
+#[cfg(not(windows))]
+macro_rules! table_routine {
+    () => {
+        concat!(
+            exception_table!(),
+            "\n",
+            global!("safemmap_exception_table"),
+            "\nlea rax, [rip + ",
+            table_bound!(start),
+            "]\nlea rdx, [rip + ",
+            table_bound!(end),
+            "]\nret",
+        )
+    };
+}
 
 std::arch::global_asm!(
     ".text",
@@ -12,18 +210,7 @@ std::arch::global_asm!(
     // can resume any of them at `safemmap_access_fault`.
     ".p2align 4",
     global!("safemmap_leaf_begin"),
-    // load_byte(src: rdi) -> (rax = 0, rdx = byte)
-    global!("safemmap_load_byte"),
-    "xor eax, eax",
-    "movzx edx, byte ptr [rdi]",
-    "ret",
-    // store_byte(dst: rdi, value: sil) -> (rax = 0, rdx = 0)
-    ".p2align 4",
-    global!("safemmap_store_byte"),
-    "xor eax, eax",
-    "xor edx, edx",
-    "mov byte ptr [rdi], sil",
-    "ret",
+    leaf_accesses!(),
     // copy(dst: rdi, src: rsi, len: rdx) -> (rax = 0, rdx = 0), for ranges
     // that do not overlap. Sizes up to 64 use loads of both ends before any
     // store; larger ones a 64-byte SSE loop with an overlapping last block,
@@ -118,8 +305,10 @@ std::arch::global_asm!(
     "xor edx, edx",
     "ret",
     // find_byte(hay: rdi, len: rsi, byte: dl) -> (rax = 0, rdx = the index
-    // of the first `byte`, or `len`): 16 bytes at a time with SSE2, never
-    // reading past `len`, then byte by byte.
+    // of the first `byte`, or `len`): 16 bytes at a time with SSE2, the last
+    // 16 loaded once more, overlapping blocks already searched (which hold
+    // no `byte`, so the first match is still the first); every load lies in
+    // the range. Ranges under 16 bytes byte by byte.
     ".p2align 4",
     global!("safemmap_find_byte"),
     "xor eax, eax",
@@ -128,18 +317,27 @@ std::arch::global_asm!(
     "punpcklwd xmm0, xmm0",
     "pshufd xmm0, xmm0, 0",
     "xor ecx, ecx",
-    "110:",
-    "mov r8, rsi",
-    "sub r8, rcx",
-    "cmp r8, 16",
+    "cmp rsi, 16",
     "jb 130f",
+    "lea r8, [rsi - 16]", // where the last block starts
+    "test r8, r8",
+    "jz 115f",
+    "110:",
     "movdqu xmm1, xmmword ptr [rdi + rcx]",
     "pcmpeqb xmm1, xmm0",
     "pmovmskb r9d, xmm1",
     "test r9d, r9d",
     "jnz 120f",
     "add rcx, 16",
-    "jmp 110b",
+    "cmp rcx, r8",
+    "jb 110b",
+    "115:",
+    "mov rcx, r8",
+    "movdqu xmm1, xmmword ptr [rdi + rcx]",
+    "pcmpeqb xmm1, xmm0",
+    "pmovmskb r9d, xmm1",
+    "test r9d, r9d",
+    "jz 140f",
     "120:",
     "bsf r9d, r9d",
     "lea rdx, [rcx + r9]",
@@ -196,4 +394,5 @@ std::arch::global_asm!(
     // signal in rax and the address in rdx.
     global!("safemmap_guarded_call_fault"),
     "jmp 2b",
+    table_routine!(),
 );

@@ -9,7 +9,9 @@
 //! destructors. A fault is ours when it comes from the kernel (`si_code > 0`) and
 //! either
 //!
-//! * the program counter is in one of `arch`'s leaf access routines, or
+//! * the program counter is at one of `arch`'s inline accesses (an
+//!   instruction recorded in the exception table, wherever the compiler
+//!   placed it) or in one of its leaf access routines, or
 //! * the faulting thread is inside [`guarded`], the program counter is in
 //!   code that guarded calls run, and the address lies in the range the
 //!   innermost call declared (the map being accessed).
@@ -46,7 +48,9 @@
 //!   writer, never what memory is touched. The alternative, searchers over
 //!   raw pointers, exists in memchr for single bytes only.
 //! * **Recognising our faults.** By program counter for the leaf routines
-//!   (exact); for a guarded call, by the program counter lying in code that
+//!   and the inline accesses (exact: the exception table lists every
+//!   instruction the compiler emitted for the latter; why resuming them is
+//!   sound is argued in `arch`); for a guarded call, by the program counter lying in code that
 //!   guarded calls run (this library's and the C library's executable
 //!   segments, found once with `dl_iterate_phdr` on Linux), the innermost
 //!   activation and the faulting address. A signal handler that interrupts
@@ -98,7 +102,7 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::atomic::{compiler_fence, Ordering};
 
-use crate::arch::{self, Outcome};
+use crate::arch::{self, Outcome, Word};
 use crate::sys;
 
 /// A guarded call in progress, on its caller's stack. The handler reads it
@@ -163,6 +167,7 @@ pub(crate) struct Caught {
 }
 
 impl Outcome {
+    #[inline]
     fn caught(self) -> Result<usize, Caught> {
         match self.fault {
             0 => Ok(self.value),
@@ -174,15 +179,26 @@ impl Outcome {
     }
 }
 
-/// Reads one byte of mapped memory.
+/// Reads one word (`u8` to `u64`) of mapped memory at `base + offset`, in
+/// native byte order, with an access inlined into the caller.
 ///
 /// # Safety
-/// `src` lies in a live mapping, and the fault handler is installed.
-pub(crate) unsafe fn load_byte(src: *const u8) -> Result<u8, Caught> {
+/// The word lies in a live mapping, and the fault handler is installed.
+#[inline(always)]
+pub(crate) unsafe fn load<W: Word>(base: *const u8, offset: usize) -> Result<W, Caught> {
     // SAFETY: passed on from the caller, with the handler installed.
-    unsafe { arch::load_byte(src) }
-        .caught()
-        .map(|byte| byte as u8)
+    unsafe { W::load(base, offset) }.caught().map(W::from_value)
+}
+
+/// Writes one word of mapped memory at `base + offset`, with an access
+/// inlined into the caller.
+///
+/// # Safety
+/// As for [`load`].
+#[inline(always)]
+pub(crate) unsafe fn store<W: Word>(base: *mut u8, offset: usize, value: W) -> Result<(), Caught> {
+    // SAFETY: passed on from the caller, with the handler installed.
+    unsafe { value.store(base, offset) }.caught().map(drop)
 }
 
 /// Copies between a mapping and other memory, the ranges not overlapping.
@@ -203,15 +219,6 @@ pub(crate) unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<()
 pub(crate) unsafe fn find_byte(hay: *const u8, len: usize, byte: u8) -> Result<usize, Caught> {
     // SAFETY: passed on from the caller.
     unsafe { arch::find_byte(hay, len, byte) }.caught()
-}
-
-/// Writes one byte of mapped memory.
-///
-/// # Safety
-/// `dst` lies in a live mapping, and the fault handler is installed.
-pub(crate) unsafe fn store_byte(dst: *mut u8, value: u8) -> Result<(), Caught> {
-    // SAFETY: passed on from the caller, with the handler installed.
-    unsafe { arch::store_byte(dst, value) }.caught().map(drop)
 }
 
 /// Runs `body` with faults inside `range` turned into `Err`; the outer
@@ -275,6 +282,12 @@ unsafe extern "C" fn run<F: FnOnce() -> R + Copy, R: Copy>(context: *mut c_void)
 /// Where to resume a thread that faulted at `pc` on `address`, if the
 /// fault is ours. Called from the signal handler: async-signal-safe.
 pub(crate) fn resume_point(pc: usize, address: usize) -> Option<Resume> {
+    if let Some(resume) = arch::inline_access_resume(pc) {
+        return Some(Resume {
+            pc: resume,
+            sp: None,
+        });
+    }
     if arch::is_leaf_access(pc) {
         return Some(Resume {
             pc: arch::access_fault(),

@@ -33,14 +33,19 @@ pub(crate) mod guard;
 
 use std::io;
 use std::marker::PhantomData;
+use std::mem::size_of;
 use std::ops::Range;
 use std::ptr;
 
 use guard::Caught;
 
-use crate::arch;
+use crate::arch::{self, Word};
 use crate::error::{Error, Fault, Region};
 use crate::sys;
+
+/// The longest read or write done by inline accesses rather than the
+/// leaf routine's copy: two loads of 8 bytes cover it.
+const INLINE_LEN: usize = 16;
 
 /// A live mapping, borrowed for `'a`: while a `Mapped<'a>` exists the
 /// mapping can be neither unmapped nor moved.
@@ -139,6 +144,17 @@ impl<'a> Mapped<'a> {
         }
     }
 
+    /// [`check`](Self::check) of `at..at + len`, written as the public
+    /// calls check their ranges (against the last offset such a range may
+    /// start at), so that the compiler sees the two are one and keeps one.
+    #[inline(always)]
+    fn check_fits(&self, at: usize, len: usize) {
+        match self.len.checked_sub(len) {
+            Some(last) if at <= last => {}
+            _ => outside(at..at.wrapping_add(len), self.len),
+        }
+    }
+
     /// The whole mapping as an address range, for the guard.
     fn span(&self) -> Range<usize> {
         self.base as usize..self.base as usize + self.len
@@ -157,10 +173,99 @@ impl<'a> Mapped<'a> {
         unsafe { guard::guarded(self.span(), body) }?.map_err(|caught| self.fault(caught))
     }
 
-    /// Copies `dst.len()` bytes starting at `at` into `dst`.
+    /// Copies `dst.len()` bytes starting at `at` into `dst`. Up to
+    /// [`INLINE_LEN`] bytes are loaded by inline accesses (see
+    /// [`read_inline`](Self::read_inline)), more by the leaf routine.
+    #[inline]
     pub(crate) fn read(&self, at: usize, dst: &mut [u8]) -> io::Result<()> {
+        if dst.len() <= INLINE_LEN {
+            return self.read_inline(at, dst);
+        }
         // SAFETY: a Rust buffer is writable while borrowed.
         unsafe { self.read_raw(at, dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// [`read`](Self::read) of at most [`INLINE_LEN`] bytes: two loads of
+    /// the widest word that fits, at the start and at the end of the range
+    /// (the same one when it is exactly that wide), both before any store.
+    /// A read whose length the compiler knows becomes one or two loads.
+    #[inline(always)]
+    fn read_inline(&self, at: usize, dst: &mut [u8]) -> io::Result<()> {
+        self.check_fits(at, dst.len());
+        match dst.len() {
+            0 => Ok(()),
+            1 => self.read_ends::<u8>(at, dst),
+            2..=3 => self.read_ends::<u16>(at, dst),
+            4..=7 => self.read_ends::<u32>(at, dst),
+            _ => self.read_ends::<u64>(at, dst),
+        }
+    }
+
+    /// Fills `dst`, of one to two `W`s, from `at` with a load of `W` at
+    /// each end.
+    #[inline(always)]
+    fn read_ends<W: Word>(&self, at: usize, dst: &mut [u8]) -> io::Result<()> {
+        let last = dst.len() - size_of::<W>();
+        let fault = |caught| self.fault(caught);
+        // SAFETY: the caller checked that `at..at + dst.len()` lies in the
+        // live mapping, and `size_of::<W>() <= dst.len()`.
+        let first = unsafe { guard::load::<W>(self.base, at) }.map_err(fault)?;
+        let end = match last {
+            0 => first,
+            // SAFETY: as above: the last `W` of the range.
+            _ => unsafe { guard::load::<W>(self.base, at + last) }.map_err(fault)?,
+        };
+        let out = dst.as_mut_ptr();
+        // SAFETY: `dst` holds at least one `W` from 0 and from `last`;
+        // unaligned stores into a Rust buffer.
+        unsafe {
+            out.cast::<W>().write_unaligned(first);
+            out.add(last).cast::<W>().write_unaligned(end);
+        }
+        Ok(())
+    }
+
+    /// Copies `src` into the mapping at `at`; up to [`INLINE_LEN`] bytes
+    /// by inline stores, as [`read_inline`](Self::read_inline) loads. A
+    /// fault after the first of two stores reports nothing transferred.
+    #[inline]
+    pub(crate) fn write(&self, at: usize, src: &[u8]) -> io::Result<()> {
+        if src.len() > INLINE_LEN {
+            // SAFETY: a Rust slice is readable while borrowed.
+            return unsafe { self.write_raw(at, src.as_ptr(), src.len()) };
+        }
+        self.check_fits(at, src.len());
+        match src.len() {
+            0 => Ok(()),
+            1 => self.write_ends::<u8>(at, src),
+            2..=3 => self.write_ends::<u16>(at, src),
+            4..=7 => self.write_ends::<u32>(at, src),
+            _ => self.write_ends::<u64>(at, src),
+        }
+    }
+
+    /// Stores `src`, of one to two `W`s, at `at` with a store of `W` at
+    /// each end, both loaded from `src` first.
+    #[inline(always)]
+    fn write_ends<W: Word>(&self, at: usize, src: &[u8]) -> io::Result<()> {
+        let last = src.len() - size_of::<W>();
+        let from = src.as_ptr();
+        // SAFETY: `src` holds at least one `W` from 0 and from `last`.
+        let (first, end) = unsafe {
+            (
+                from.cast::<W>().read_unaligned(),
+                from.add(last).cast::<W>().read_unaligned(),
+            )
+        };
+        let fault = |caught| self.fault(caught);
+        // SAFETY: the caller checked that `at..at + src.len()` lies in the
+        // live mapping, and `size_of::<W>() <= src.len()`.
+        unsafe { guard::store(self.base, at, first) }.map_err(fault)?;
+        if last != 0 {
+            // SAFETY: as above: the last `W` of the range.
+            unsafe { guard::store(self.base, at + last, end) }.map_err(fault)?;
+        }
+        Ok(())
     }
 
     /// Copies `len` bytes starting at `at` to `dst`, like memmove.
@@ -181,7 +286,7 @@ impl<'a> Mapped<'a> {
     pub(crate) fn byte(&self, at: usize) -> io::Result<u8> {
         self.check(&(at..at + 1));
         // SAFETY: `at` lies in the live mapping (checked above).
-        unsafe { guard::load_byte(self.base.add(at)) }.map_err(|caught| self.fault(caught))
+        unsafe { guard::load(self.base, at) }.map_err(|caught| self.fault(caught))
     }
 
     /// Copies `len` bytes from `src` to the mapping at `at`, like memmove.
@@ -233,7 +338,7 @@ impl<'a> Mapped<'a> {
     pub(crate) fn set_byte(&self, at: usize, value: u8) -> io::Result<()> {
         self.check(&(at..at + 1));
         // SAFETY: `at` lies in the live mapping (checked above).
-        unsafe { guard::store_byte(self.base.add(at), value) }.map_err(|caught| self.fault(caught))
+        unsafe { guard::store(self.base, at, value) }.map_err(|caught| self.fault(caught))
     }
 
     /// Copies `len` bytes from `src` to `dst` inside the mapping, like memmove.
@@ -368,9 +473,25 @@ impl<'a> Mapped<'a> {
     /// lines. Most lines are short, so the first bytes are searched by the
     /// leaf routine, which needs no guarded call but compares only 16 bytes
     /// at a time; the C library's memchr takes the rest (from about 512
-    /// bytes on, it makes up for the guarded call's cost).
+    /// bytes on, it makes up for the guarded call's cost). A line found
+    /// there without a fault returns at once; the rest of a longer one, and
+    /// a search that faulted, go on out of line (a short line's search is
+    /// then a tenth of `readline()`'s work, not a fifth).
     #[inline]
     pub(crate) fn find_byte(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
+        let (near, found) = self.find_byte_near(&range, byte);
+        match found {
+            Ok(Some(index)) => Ok(Some(index)),
+            Ok(None) if near.end == range.end => Ok(None),
+            // None before `near.end`: the rest alone holds the answer.
+            Ok(None) => self.find_byte_retrying(near.end..range.end, byte),
+            Err(_) => self.find_byte_retrying(range, byte),
+        }
+    }
+
+    /// [`find_byte`](Self::find_byte) with the retries after a fault.
+    #[inline(never)]
+    fn find_byte_retrying(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
         self.before_faults(range, Direction::Forward, |part| {
             self.find_byte_or_fault(part, byte)
         })
@@ -379,20 +500,30 @@ impl<'a> Mapped<'a> {
     /// [`find_byte`](Self::find_byte), failing on a fault anywhere it reads.
     #[inline]
     fn find_byte_or_fault(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
+        let (near, found) = self.find_byte_near(&range, byte);
+        match found.map_err(|caught| self.fault(caught))? {
+            Some(index) => Ok(Some(index)),
+            None if near.end == range.end => Ok(None),
+            None => self.find_byte_far(near.end..range.end, byte),
+        }
+    }
+
+    /// The leaf routine's search of the first bytes of `range`: the part it
+    /// searched, and the index of `byte` if that part holds one.
+    #[inline(always)]
+    fn find_byte_near(
+        &self,
+        range: &Range<usize>,
+        byte: u8,
+    ) -> (Range<usize>, Result<Option<usize>, Caught>) {
         const LEAF_SPAN: usize = 512;
         let near = range.start..range.end.min(range.start.saturating_add(LEAF_SPAN));
         self.check(&near);
         // SAFETY: the range lies in the live mapping (checked above).
         let found =
-            unsafe { guard::find_byte(self.base.wrapping_add(near.start), near.len(), byte) }
-                .map_err(|caught| self.fault(caught))?;
-        if found < near.len() {
-            return Ok(Some(near.start + found));
-        }
-        if near.end == range.end {
-            return Ok(None);
-        }
-        self.find_byte_far(near.end..range.end, byte)
+            unsafe { guard::find_byte(self.base.wrapping_add(near.start), near.len(), byte) };
+        let found = found.map(|index| (index < near.len()).then(|| near.start + index));
+        (near, found)
     }
 
     /// The rest of [`find_byte`](Self::find_byte): out of line, so that the

@@ -77,11 +77,63 @@ impl Drop for Resize {
 }
 
 impl Mmap {
-    /// Changes the map's length, and the file's to `offset + new_len`
-    /// (growing or truncating it). The position is left as it is.
+    /// Changes the map's length, **and the file's** to `offset + new_len`,
+    /// as CPython's `mmap.resize` does: the file grows (with zeros) or is
+    /// cut, whatever else it held past that point. The position is left as
+    /// it is (past the end after a shrink, where reads find nothing).
+    ///
+    /// Only a shared map of a file open for writing, or an anonymous map,
+    /// can be resized ([`Error::ResizeNotAllowed`] otherwise). To follow a
+    /// file that someone else grows or cuts, without changing it, use
+    /// [`refresh_len`](Self::refresh_len) instead.
     pub fn resize(&mut self, new_len: usize) -> io::Result<()> {
         let resize = self.start_resize(new_len)?;
         self.finish_resize(resize)
+    }
+
+    /// Maps the file's current length from the map's offset, leaving the
+    /// file as it is: for following a file that another writer grows (a
+    /// log, say) or cuts, where [`resize`](Self::resize) would set the
+    /// file's length to the map's. Any map of a file can do this, read-only
+    /// and copy-on-write ones too (a copy-on-write map keeps its changes to
+    /// the pages it keeps). Returns the new length: 0, an empty map, if the
+    /// file now ends at or before the offset. The position is left as it is.
+    ///
+    /// Fails with EBADF for anonymous maps and maps that keep no
+    /// descriptor ([`MmapOptions::track_fd`](crate::MmapOptions::track_fd)).
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let mut log = tempfile::tempfile()?;
+    /// log.write_all(b"first\n")?;
+    /// let mut map = safemmap::Mmap::map_read_only(&log)?;
+    /// log.write_all(b"second\n")?;
+    /// assert_eq!(map.len(), 6);
+    /// assert_eq!(map.refresh_len()?, 13);
+    /// assert_eq!(map.find(b"second", ..)?, Some(6));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn refresh_len(&mut self) -> io::Result<usize> {
+        let size = self.file_size()?;
+        if self.is_huge() {
+            return Err(Error::HugePagesResize.into());
+        }
+        let new_len = usize::try_from(size.saturating_sub(self.offset))
+            .map_err(|_| Error::NewSizeOutOfRange)?;
+        if new_len == self.len {
+            return Ok(new_len);
+        }
+        self.buffer.clear();
+        self.identity = super::new_identity();
+        if new_len == 0 {
+            // SAFETY: `&mut self` guarantees nothing else uses the mapping.
+            unsafe { super::release(self.base.as_ptr(), self.len) };
+            self.set_empty();
+        } else {
+            self.remap(new_len)?;
+        }
+        Ok(new_len)
     }
 
     /// [`resize`](Self::resize) in two steps, so that other threads can go
@@ -160,6 +212,9 @@ impl Mmap {
         if matches!(self.access, Access::Read | Access::Copy) {
             return Err(Error::ResizeNotAllowed.into());
         }
+        if self.is_huge() {
+            return Err(Error::HugePagesResize.into());
+        }
         let file_end = self
             .offset
             .checked_add(new_len as u64)
@@ -219,8 +274,7 @@ impl Mmap {
                 cut
             }
             Err(err) => {
-                self.base = NonNull::dangling();
-                self.len = 0;
+                self.set_empty();
                 Err(err)
             }
         }
@@ -256,6 +310,12 @@ impl Mmap {
         unsafe { super::release(self.base.as_ptr(), self.len) };
         self.set_mapping(new, new_len);
         Ok(())
+    }
+
+    /// Makes the map empty, once its mapping is unmapped.
+    fn set_empty(&mut self) {
+        self.base = NonNull::dangling();
+        self.len = 0;
     }
 
     fn set_mapping(&mut self, base: *mut u8, len: usize) {

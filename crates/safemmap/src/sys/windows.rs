@@ -26,9 +26,10 @@ use windows_sys::Win32::System::Diagnostics::Debug::{
     EXCEPTION_POINTERS,
 };
 use windows_sys::Win32::System::Memory::{
-    CreateFileMappingW, FlushViewOfFile, MapViewOfFile, UnmapViewOfFile, FILE_MAP_COPY,
-    FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_MAPPED_VIEW_ADDRESS, PAGE_READONLY, PAGE_READWRITE,
-    PAGE_WRITECOPY,
+    CreateFileMappingW, FlushViewOfFile, MapViewOfFile, PrefetchVirtualMemory, UnmapViewOfFile,
+    VirtualLock, VirtualUnlock, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE,
+    MEMORY_MAPPED_VIEW_ADDRESS, PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY,
+    WIN32_MEMORY_RANGE_ENTRY,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::{
@@ -67,6 +68,14 @@ pub mod raw {
     pub const MAP_SHARED: i32 = 1;
     pub const MAP_PRIVATE: i32 = 2;
     pub const MAP_ANONYMOUS: i32 = 0x20;
+
+    /// POSIX's values for the advice every platform names; Windows takes
+    /// none (see `advise`).
+    pub const MADV_NORMAL: i32 = 0;
+    pub const MADV_RANDOM: i32 = 1;
+    pub const MADV_SEQUENTIAL: i32 = 2;
+    pub const MADV_WILLNEED: i32 = 3;
+    pub const MADV_DONTNEED: i32 = 4;
 }
 
 fn check(ok: i32) -> io::Result<()> {
@@ -227,6 +236,62 @@ pub(crate) unsafe fn flush(ptr: *mut u8, len: usize, _flags: i32) -> io::Result<
 /// # Safety
 /// None needed; nothing is touched.
 pub(crate) unsafe fn name_anonymous(_: *mut u8, _: usize, _: &CStr) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Windows has no asynchronous flush of its own: [`flush`] already only
+/// starts the write-back (FlushViewOfFile, without FlushFileBuffers), as
+/// CPython's does.
+///
+/// # Safety
+/// The range lies inside a live view.
+pub(crate) unsafe fn flush_async(ptr: *mut u8, len: usize) -> io::Result<()> {
+    // SAFETY: passed on from the caller.
+    unsafe { flush(ptr, len, 0) }
+}
+
+/// Keeps the pages of `ptr..ptr + len` in memory (VirtualLock), within the
+/// process's minimum working set.
+///
+/// # Safety
+/// The range lies inside a live view.
+pub(crate) unsafe fn lock(ptr: *mut u8, len: usize) -> io::Result<()> {
+    // SAFETY: VirtualLock changes no memory; the caller guarantees the
+    // range is mapped.
+    check(unsafe { VirtualLock(ptr as *const c_void, len) })
+}
+
+/// Lets the pages of `ptr..ptr + len` be paged out again (VirtualUnlock;
+/// it fails for pages that were not locked).
+///
+/// # Safety
+/// The range lies inside a live view.
+pub(crate) unsafe fn unlock(ptr: *mut u8, len: usize) -> io::Result<()> {
+    // SAFETY: as for `lock`.
+    check(unsafe { VirtualUnlock(ptr as *const c_void, len) })
+}
+
+/// Reads the pages of `ptr..ptr + len` in ahead of use
+/// (PrefetchVirtualMemory, Windows 8 and later).
+///
+/// # Safety
+/// The range lies inside a live view.
+pub(crate) unsafe fn populate(ptr: *mut u8, len: usize) -> io::Result<()> {
+    let range = WIN32_MEMORY_RANGE_ENTRY {
+        VirtualAddress: ptr.cast(),
+        NumberOfBytes: len,
+    };
+    // SAFETY: the entry describes a mapped range (the caller's promise);
+    // prefetching changes no contents.
+    check(unsafe { PrefetchVirtualMemory(GetCurrentProcess(), 1, &range, 0) })
+}
+
+/// Large pages on Windows need the SeLockMemoryPrivilege and a section
+/// made for them: not offered here.
+pub(crate) const HUGE_PAGES: Option<i32> = None;
+
+/// See [`HUGE_PAGES`].
+pub(crate) fn huge_page_size() -> io::Result<usize> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 

@@ -114,6 +114,63 @@ pub mod raw {
     pub const MAP_SHARED: i32 = libc::MAP_SHARED;
     pub const MAP_PRIVATE: i32 = libc::MAP_PRIVATE;
     pub const MAP_ANONYMOUS: i32 = libc::MAP_ANON;
+
+    /// A `pub const` per libc advice value that [`Advice`](crate::Advice)
+    /// names, each kept only where its `cfg` holds.
+    macro_rules! advice {
+        ($($(#[$only:meta])* $name:ident,)*) => {
+            $($(#[$only])* pub const $name: i32 = libc::$name;)*
+        };
+    }
+
+    advice![
+        MADV_NORMAL,
+        MADV_RANDOM,
+        MADV_SEQUENTIAL,
+        MADV_WILLNEED,
+        MADV_DONTNEED,
+        #[cfg(any(
+            target_os = "linux",
+            target_os = "android",
+            target_vendor = "apple",
+            target_os = "freebsd"
+        ))]
+        MADV_FREE,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_REMOVE,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_DONTFORK,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_DOFORK,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_MERGEABLE,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_UNMERGEABLE,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_HUGEPAGE,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_NOHUGEPAGE,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_DONTDUMP,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_DODUMP,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_WIPEONFORK,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_KEEPONFORK,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_COLD,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_PAGEOUT,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_POPULATE_READ,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        MADV_POPULATE_WRITE,
+        #[cfg(target_vendor = "apple")]
+        MADV_FREE_REUSABLE,
+        #[cfg(target_vendor = "apple")]
+        MADV_FREE_REUSE,
+    ];
 }
 
 fn check(ret: libc::c_int) -> io::Result<()> {
@@ -286,6 +343,87 @@ pub(crate) unsafe fn name_anonymous(ptr: *mut u8, len: usize, name: &CStr) -> io
 /// None needed; nothing is touched.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) unsafe fn name_anonymous(_: *mut u8, _: usize, _: &CStr) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Starts writing dirty pages of `ptr..ptr + len` back to the file, and
+/// returns without waiting (MS_ASYNC).
+///
+/// # Safety
+/// The range lies inside a live mapping.
+pub(crate) unsafe fn flush_async(ptr: *mut u8, len: usize) -> io::Result<()> {
+    // SAFETY: as for `flush`.
+    check(unsafe { libc::msync(ptr.cast(), len, libc::MS_ASYNC) })
+}
+
+/// Keeps the pages of `ptr..ptr + len` in memory (mlock): reading them in
+/// if needed, within RLIMIT_MEMLOCK unless privileged.
+///
+/// # Safety
+/// The range lies inside a live mapping.
+pub(crate) unsafe fn lock(ptr: *mut u8, len: usize) -> io::Result<()> {
+    // SAFETY: mlock changes no memory; the caller guarantees the range is
+    // mapped (an unmapped one is ENOMEM, a page the file lost EFAULT).
+    check(unsafe { libc::mlock(ptr.cast(), len) })
+}
+
+/// Lets the pages of `ptr..ptr + len` be paged out again (munlock).
+///
+/// # Safety
+/// The range lies inside a live mapping.
+pub(crate) unsafe fn unlock(ptr: *mut u8, len: usize) -> io::Result<()> {
+    // SAFETY: as for `lock`.
+    check(unsafe { libc::munlock(ptr.cast(), len) })
+}
+
+/// Reads the pages of `ptr..ptr + len` in ahead of use, so that the first
+/// accesses do not wait for the disk: Linux 5.14+ fills the page tables
+/// (MADV_POPULATE_READ, MAP_POPULATE's work as a separate call), older
+/// kernels and other systems are asked to read ahead (MADV_WILLNEED).
+///
+/// # Safety
+/// The range lies inside a live mapping.
+pub(crate) unsafe fn populate(ptr: *mut u8, len: usize) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: the caller guarantees the range is mapped; populating
+        // changes no contents, and a page the file lost is EFAULT, not a
+        // signal.
+        let populated = check(unsafe { libc::madvise(ptr.cast(), len, libc::MADV_POPULATE_READ) });
+        match populated {
+            // EINVAL: a kernel older than 5.14.
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => {}
+            populated => return populated,
+        }
+    }
+    // SAFETY: the caller guarantees the range is mapped; the advice is a hint.
+    check(unsafe { libc::madvise(ptr.cast(), len, libc::MADV_WILLNEED) })
+}
+
+/// The mmap flag for a map of huge pages (Linux's MAP_HUGETLB), where
+/// there is one.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) const HUGE_PAGES: Option<i32> = Some(libc::MAP_HUGETLB);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) const HUGE_PAGES: Option<i32> = None;
+
+/// The size of the pages a [`HUGE_PAGES`] map gets (the system's default
+/// huge page size). Such a map is only unmapped in whole huge pages.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn huge_page_size() -> io::Result<usize> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo")?;
+    let kib = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("Hugepagesize:"))
+        .and_then(|size| size.trim().strip_suffix("kB")?.trim().parse::<usize>().ok())
+        .ok_or_else(|| io::Error::from(io::ErrorKind::Unsupported))?;
+    Ok(kib * 1024)
+}
+
+/// Other Unix systems offer no huge pages to mmap (macOS's superpages are
+/// for `mach_vm_allocate`).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn huge_page_size() -> io::Result<usize> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
