@@ -46,10 +46,15 @@ def check_module_under_test(safemmap, stdlib_mmap, allow_stdlib):
     if safemmap.mmap is stdlib_mmap.mmap:
         problems.append("safemmap.mmap is the stdlib mmap.mmap type")
     path = extension_defining(safemmap, safemmap.mmap)
-    stdlib_dirs = [os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")]
+    def under(keys):
+        dirs = [os.path.realpath(sysconfig.get_paths()[key]) for key in keys]
+        return any(os.path.realpath(path).startswith(d + os.sep) for d in dirs)
+
     if path is None:
         problems.append("no extension module inside the safemmap package defines safemmap.mmap")
-    elif any(os.path.realpath(path).startswith(d + os.sep) for d in stdlib_dirs):
+    # In a virtualenv "platstdlib" is the venv's lib/pythonX.Y, which holds
+    # its site-packages: an installed wheel is not the stdlib.
+    elif under(("stdlib", "platstdlib")) and not under(("purelib", "platlib")):
         problems.append("safemmap.mmap comes from the stdlib: " + path)
     print("safemmap package:  ", getattr(safemmap, "__file__", None))
     print("mmap type defined in:", path)
