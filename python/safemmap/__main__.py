@@ -37,7 +37,12 @@ def heading(title):
 
 
 def show(expression, namespace):
-    print(f"   {expression:<44} -> {eval(expression, namespace)!r}")
+    """Prints an expression and what it gave: its value or its exception."""
+    try:
+        result = repr(eval(expression, namespace))
+    except (OSError, ValueError) as err:
+        result = f"{type(err).__name__}: {err}"
+    print(f"   {expression:<44} -> {result}")
 
 
 def tour_basics(path):
@@ -69,12 +74,10 @@ def tour_313(path):
         show("m.seek(-1, os.SEEK_END)", dict(names, os=os))
         m.close()
         untracked = safemmap.mmap(f.fileno(), 0, trackfd=False)
-        print("   mmap(fd, 0, trackfd=False): no descriptor is duplicated;")
-        for call in (untracked.size, lambda: untracked.resize(10)):
-            try:
-                call()
-            except (OSError, ValueError) as err:
-                print(f"     {type(err).__name__}: {err}")
+        print("   untracked = mmap(fd, 0, trackfd=False): no descriptor is duplicated, so")
+        names = {"untracked": untracked}
+        show("untracked.size()", names)
+        show("untracked.resize(10)", names)
         untracked.close()
 
 
@@ -110,8 +113,8 @@ def run_child(module):
 
 def tour_crash_protection():
     heading("Crash protection: a 1 MiB file truncated to 4 KiB under the map, then m[500000]")
-    print(f"   stdlib mmap:  {run_child('mmap')}")
-    print(f"   safemmap:     {run_child('safemmap')}")
+    for module, imported in (("mmap", "import mmap"), ("safemmap", "import safemmap as mmap")):
+        print(f"   {imported + '; m[500000]':<44} -> {run_child(module)}")
 
 
 USAGE = "usage: python -m safemmap [run script.py [args] | run -m module [args]]"

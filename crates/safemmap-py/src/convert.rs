@@ -23,6 +23,31 @@ pub unsafe fn receiver<T: pyo3::PyClass>(slf: &*mut ffi::PyObject) -> &Bound<'_,
     unsafe { Bound::ref_from_ptr(Python::assume_attached(), slf).cast_unchecked::<T>() }
 }
 
+/// The file a descriptor names, as the core maps it: on Unix the
+/// descriptor itself (-1: anonymous memory).
+#[cfg(unix)]
+pub fn mapped_file(_py: Python<'_>, fileno: c_int) -> PyResult<c_int> {
+    Ok(fileno)
+}
+
+/// The file a descriptor names, as the core maps it: on Windows the handle
+/// behind a C runtime descriptor, or `INVALID_HANDLE_VALUE` (anonymous
+/// memory) for -1 and 0, as in CPython. The handle comes from the
+/// interpreter's `msvcrt.get_osfhandle`: the descriptor belongs to the
+/// interpreter's C runtime, not to the one this module links.
+#[cfg(windows)]
+pub fn mapped_file(py: Python<'_>, fileno: c_int) -> PyResult<std::os::windows::io::RawHandle> {
+    const INVALID_HANDLE_VALUE: isize = -1;
+    let handle = match fileno {
+        -1 | 0 => INVALID_HANDLE_VALUE,
+        _ => py
+            .import("msvcrt")?
+            .call_method1("get_osfhandle", (fileno,))?
+            .extract()?,
+    };
+    Ok(handle as std::os::windows::io::RawHandle)
+}
+
 /// Reads the result of a C-API call that signals errors with -1.
 fn checked<T: PartialEq + From<i8>>(py: Python<'_>, value: T) -> PyResult<T> {
     if value == T::from(-1) {

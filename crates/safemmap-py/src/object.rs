@@ -451,7 +451,19 @@ fn bind_arguments<'py>(
     Ok(bound)
 }
 
-extern "C" {
+/// An `extern` block of the interpreter's C functions. On Windows each is
+/// linked by name from the interpreter's DLL, which build.rs names in the
+/// `python_dll` cfg (elsewhere the interpreter provides them at load time).
+macro_rules! extern_python {
+    ($($dll:literal),*; $($item:tt)*) => {
+        $(#[cfg_attr(python_dll = $dll, link(name = $dll, kind = "raw-dylib"))])*
+        extern "C" { $($item)* }
+    };
+}
+
+extern_python! {
+    "python39", "python310", "python311", "python312", "python313", "python313t",
+    "python314", "python314t", "python315", "python315t";
     /// CPython's C entry to audit hooks, which pyo3-ffi does not declare.
     fn PySys_Audit(event: *const c_char, format: *const c_char, ...) -> c_int;
 }
@@ -531,9 +543,10 @@ impl PyMmap {
             options.effective_access().as_raw(),
             offset,
         )?;
+        let file = convert::mapped_file(py, fileno)?;
         // SAFETY: like CPython, the map only inspects, duplicates and maps
         // the caller's descriptor; it never closes it.
-        let map = unsafe { options.map_raw(fileno) }.map_err(to_py)?;
+        let map = unsafe { options.map_raw(file) }.map_err(to_py)?;
         if map.is_empty() {
             // An empty file: the core maps it to an empty map, CPython refuses.
             return Err(to_py(Error::EmptyFile.into()));
