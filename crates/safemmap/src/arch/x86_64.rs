@@ -214,7 +214,10 @@ std::arch::global_asm!(
     // copy(dst: rdi, src: rsi, len: rdx) -> (rax = 0, rdx = 0), for ranges
     // that do not overlap. Sizes up to 64 use loads of both ends before any
     // store; larger ones a 64-byte SSE loop with an overlapping last block,
-    // or `rep movsb` from 2 KiB up.
+    // or `rep movsb` from 32 KiB up. Below that the loop wins where it
+    // counts: a pass over a page-cached file in blocks of 4-16 KiB, each
+    // copied and then read, ran 1.1-1.3x a slice's pass with it and 1.9x
+    // with `rep movsb` (BENCHMARKS.md, sum-field).
     ".p2align 4",
     global!("safemmap_copy"),
     "xor eax, eax",
@@ -271,9 +274,9 @@ std::arch::global_asm!(
     "movdqu xmmword ptr [rdi + rdx - 16], xmm3",
     "jmp 99f",
     "50:",
-    "cmp rdx, 2048",
+    "cmp rdx, 32768",
     "jae 70f",
-    // 65..2048: whole 64-byte blocks, then the last 64 bytes again
+    // 65..32768: whole 64-byte blocks, then the last 64 bytes again
     "lea rcx, [rsi + rdx - 64]",
     "lea r8, [rdi + rdx - 64]",
     "60:",
