@@ -180,7 +180,7 @@ mod sys;
 
 pub use advice::Advice;
 pub use error::{fault, refusal, transferred, Error, Fault, FaultKind, Region};
-pub use mmap::{Chunks, Mmap, Resize, Scalar};
+pub use mmap::{Chunks, Line, Mmap, Resize, Scalar};
 pub use options::{Access, MmapOptions};
 pub use scan::{default_workers, set_default_workers, Begun, Scan, View, MIN_CHUNK};
 pub use sys::{raw, AsFile};
