@@ -383,12 +383,14 @@ unsafe extern "C" fn readline(
     let fast = |this: &PyMmap| {
         // SAFETY: a fast path runs no Python code (see `serve`).
         let map = unsafe { this.peek_mut() }?;
-        let count = ok(map.line_len())?;
+        let line = ok(map.next_line())?;
+        let count = line.len();
         if count >= DETACH_BYTES {
             return Some(long_line(this, count));
         }
-        // SAFETY: the new object's buffer is writable and seen by nobody else.
-        new_bytes(count, |dst| unsafe { map.read_raw(dst, count) })
+        // SAFETY: the new object's buffer is writable, seen by nobody else,
+        // and allocated by the interpreter, outside the map.
+        new_bytes(count, |dst| unsafe { line.copy_to(dst) })
     };
     // SAFETY: called by the interpreter as a method of `mmap`.
     unsafe { serve(slf, fast, |f| call(&f.readline, slf)) }

@@ -94,10 +94,31 @@
 //! (on Windows a call into the door, a few instructions more). Many
 //! lookups at once: [`gather_le`](Mmap::gather_le) in one protected call.
 //! A `bytemuck` cast of a record: `read_pod`/`write_pod` (feature
-//! `bytemuck`). A loop over the whole file: [`map.chunks(64 << 10)`](Mmap::chunks)
+//! `bytemuck`). A loop over the whole file: [`map.chunks(4 << 10)`](Mmap::chunks)
 //! copies it out a block at a time into one reused buffer, with
 //! [`overlap(n)`](Chunks::overlap) for parsers and regexes that need the
-//! end of the block before: one copy more than a slice pass.
+//! end of the block before: one copy more than a slice pass, about 1.1x
+//! its time with blocks of 4-16 KiB (larger ones leave the L1 cache and
+//! ran 1.5-2x). A field of every fixed-size record needs no copy at all:
+//! a loop of [`read_le`](Mmap::read_le) over the records' offsets,
+//!
+//! ```
+//! # let mut map = safemmap::Mmap::anonymous(64)?;
+//! # map.write_le::<u64>(8, 5)?;
+//! # map.write_le::<u64>(40, 7)?;
+//! const RECORD: usize = 32;
+//! const FIELD: usize = 8;
+//! let mut sum = 0_u64;
+//! for at in (FIELD..map.len()).step_by(RECORD) {
+//!     sum = sum.wrapping_add(map.read_le::<u64>(at)?);
+//! }
+//! # assert_eq!(sum, 12);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! is one inlined load per record and ran at 1.02-1.07x `memmap2`'s pass
+//! over the slice (a page-cached file, which the loop reads at memory
+//! speed either way).
 //!
 //! What [`resize`](Mmap::resize) does: like CPython's `mmap.resize`, it
 //! sets **the file's** length to the map's offset plus the new length,
@@ -159,7 +180,7 @@ mod sys;
 
 pub use advice::Advice;
 pub use error::{fault, refusal, transferred, Error, Fault, FaultKind, Region};
-pub use mmap::{Chunks, Mmap, Resize, Scalar};
+pub use mmap::{Chunks, Line, Mmap, Resize, Scalar};
 pub use options::{Access, MmapOptions};
 pub use scan::{default_workers, set_default_workers, Begun, Scan, View, MIN_CHUNK};
 pub use sys::{raw, AsFile};

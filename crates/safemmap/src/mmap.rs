@@ -356,6 +356,16 @@ impl Mmap {
         Ok(end - self.pos)
     }
 
+    /// The line at the position, as [`line_len`](Self::line_len) measures
+    /// it, ready to be copied out with [`Line::copy_to`]: one call that
+    /// checks the range once, for a reader that allocates each line's
+    /// buffer once it knows the length (as a Python `bytes` object is).
+    #[inline(always)]
+    pub fn next_line(&mut self) -> io::Result<Line<'_>> {
+        let len = self.line_len()?;
+        Ok(Line { map: self, len })
+    }
+
     /// The byte at the position, advancing it.
     #[inline]
     pub fn read_byte(&mut self) -> io::Result<u8> {
@@ -675,5 +685,38 @@ impl Seek for Mmap {
     /// (a seek by 0) fails.
     fn stream_position(&mut self) -> io::Result<u64> {
         Ok(self.pos as u64)
+    }
+}
+
+/// The line at a map's position, from [`Mmap::next_line`]: the map stays
+/// borrowed, so the line still lies in it when it is copied.
+pub struct Line<'a> {
+    map: &'a mut Mmap,
+    len: usize,
+}
+
+impl Line<'_> {
+    /// Its length in bytes, the newline included (0 at the end of the map).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies the line to `dst` and moves the map's position past it; up
+    /// to 16 bytes are loaded by instructions inlined into the caller.
+    ///
+    /// # Safety
+    /// `dst..dst + self.len()` is writable and not referenced during the
+    /// call, and lies outside the map (a buffer just allocated, say).
+    #[inline(always)]
+    pub unsafe fn copy_to(self, dst: *mut u8) -> io::Result<()> {
+        let map = self.map;
+        // SAFETY: passed on from the caller; the door checks the source.
+        unsafe { map.mem().read_disjoint(map.pos, dst, self.len) }?;
+        map.pos += self.len;
+        Ok(())
     }
 }

@@ -483,3 +483,23 @@ fn a_fault_in_a_lent_buffer_is_counted_from_that_buffer() {
     let err = unsafe { safemmap::copy_fault_safe(copy.as_mut_ptr(), lent, 3 * PAGE) }.unwrap_err();
     assert_eq!(fault_of(err), in_lent(Region::Source));
 }
+
+#[test]
+fn a_line_cut_off_after_it_was_measured_is_an_error() {
+    // A short line is copied by inline loads, a longer one by the leaf
+    // routine; either way the fault is reported and the position stays.
+    for len in [10, 100] {
+        let (file, mut map) = mapped_file(3);
+        map.set_byte(2 * PAGE + len - 1, b'\n').unwrap();
+        map.seek(SeekFrom::Start((2 * PAGE) as u64)).unwrap();
+        let line = map.next_line().unwrap();
+        assert_eq!(line.len(), len);
+        file.set_len(PAGE as u64).unwrap();
+        let mut copy = vec![0_u8; len];
+        // SAFETY: a buffer of `len` bytes, outside the map.
+        let err = unsafe { line.copy_to(copy.as_mut_ptr()) }.unwrap_err();
+        let fault = fault_of(err);
+        assert_eq!((fault.region, fault.offset), (Region::Map, 2 * PAGE));
+        assert_eq!(map.stream_position().unwrap(), (2 * PAGE) as u64);
+    }
+}

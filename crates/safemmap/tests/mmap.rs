@@ -506,6 +506,42 @@ fn line_len_finds_a_newline_at_every_offset_and_alignment() {
 }
 
 #[test]
+fn next_line_copies_each_line_of_every_length_and_advances() {
+    // Lines of 1 to 40 bytes: up to 16 by inline loads, longer by the
+    // leaf routine; then a last line without a newline, then the end.
+    let mut text = Vec::new();
+    for len in 1..=40 {
+        text.extend((0..len - 1).map(|i| b'a' + (i % 26) as u8));
+        text.push(b'\n');
+    }
+    text.extend_from_slice(b"tail");
+    let mut map = Mmap::anonymous(text.len()).unwrap();
+    map.write_at(0, &text).unwrap();
+    let mut lines = Vec::new();
+    loop {
+        let line = map.next_line().unwrap();
+        if line.is_empty() {
+            break;
+        }
+        let mut copy = Vec::with_capacity(line.len());
+        let len = line.len();
+        // SAFETY: the vector's spare capacity holds `len` bytes, outside
+        // the map; they are initialised by the copy before `set_len`.
+        unsafe {
+            line.copy_to(copy.as_mut_ptr()).unwrap();
+            copy.set_len(len);
+        }
+        lines.push(copy);
+    }
+    let expected: Vec<Vec<u8>> = text
+        .split_inclusive(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert_eq!(lines, expected);
+    assert_eq!(map.stream_position().unwrap(), text.len() as u64);
+}
+
+#[test]
 fn line_len_near_the_end_finds_the_first_newline_in_ranges_of_every_length() {
     // Ranges shorter than the leaf routine's span: the last 16-byte block
     // overlaps those searched before it, ranges under 16 bytes go byte by

@@ -214,7 +214,10 @@ std::arch::global_asm!(
     // copy(dst: rdi, src: rsi, len: rdx) -> (rax = 0, rdx = 0), for ranges
     // that do not overlap. Sizes up to 64 use loads of both ends before any
     // store; larger ones a 64-byte SSE loop with an overlapping last block,
-    // or `rep movsb` from 2 KiB up.
+    // or `rep movsb` from 32 KiB up. Below that the loop wins where it
+    // counts: a pass over a page-cached file in blocks of 4-16 KiB, each
+    // copied and then read, ran 1.1-1.3x a slice's pass with it and 1.9x
+    // with `rep movsb` (BENCHMARKS.md, sum-field).
     ".p2align 4",
     global!("safemmap_copy"),
     "xor eax, eax",
@@ -271,9 +274,9 @@ std::arch::global_asm!(
     "movdqu xmmword ptr [rdi + rdx - 16], xmm3",
     "jmp 99f",
     "50:",
-    "cmp rdx, 2048",
+    "cmp rdx, 32768",
     "jae 70f",
-    // 65..2048: whole 64-byte blocks, then the last 64 bytes again
+    // 65..32768: whole 64-byte blocks, then the last 64 bytes again
     "lea rcx, [rsi + rdx - 64]",
     "lea r8, [rdi + rdx - 64]",
     "60:",
@@ -308,7 +311,9 @@ std::arch::global_asm!(
     // of the first `byte`, or `len`): 16 bytes at a time with SSE2, the last
     // 16 loaded once more, overlapping blocks already searched (which hold
     // no `byte`, so the first match is still the first); every load lies in
-    // the range. Ranges under 16 bytes byte by byte.
+    // the range. Ranges of 32 bytes or more start with 32 bytes in one step
+    // (a short line ends there: readline's search, 27 -> 20 instructions);
+    // ranges under 16 bytes go byte by byte.
     ".p2align 4",
     global!("safemmap_find_byte"),
     "xor eax, eax",
@@ -317,6 +322,23 @@ std::arch::global_asm!(
     "punpcklwd xmm0, xmm0",
     "pshufd xmm0, xmm0, 0",
     "xor ecx, ecx",
+    "cmp rsi, 32",
+    "jb 105f",
+    "movdqu xmm1, xmmword ptr [rdi]",
+    "movdqu xmm2, xmmword ptr [rdi + 16]",
+    "pcmpeqb xmm1, xmm0",
+    "pcmpeqb xmm2, xmm0",
+    "pmovmskb r9d, xmm1",
+    "pmovmskb r10d, xmm2",
+    "shl r10d, 16",
+    "or r9d, r10d",
+    "jnz 120f", // rcx = 0: the match's index is its bit's
+    "mov ecx, 32",
+    "lea r8, [rsi - 16]", // where the last block starts, 16 or more
+    "cmp rcx, r8",
+    "jb 110f",
+    "jmp 115f",
+    "105:",
     "cmp rsi, 16",
     "jb 130f",
     "lea r8, [rsi - 16]", // where the last block starts

@@ -179,48 +179,84 @@ impl<'a> Mapped<'a> {
     #[inline]
     pub(crate) fn read(&self, at: usize, dst: &mut [u8]) -> io::Result<()> {
         if dst.len() <= INLINE_LEN {
-            return self.read_inline(at, dst);
+            // SAFETY: a Rust buffer is writable while borrowed.
+            return unsafe { self.read_inline(at, dst.as_mut_ptr(), dst.len()) };
         }
-        // SAFETY: a Rust buffer is writable while borrowed.
+        // SAFETY: as above.
         unsafe { self.read_raw(at, dst.as_mut_ptr(), dst.len()) }
     }
 
-    /// [`read`](Self::read) of at most [`INLINE_LEN`] bytes: two loads of
+    /// [`read`](Self::read) into raw memory that lies outside this mapping
+    /// (a buffer just allocated, say): no overlap test, and up to
+    /// [`INLINE_LEN`] bytes by inline loads.
+    ///
+    /// # Safety
+    /// `dst..dst + len` is writable for the duration of the call, not
+    /// referenced, and does not overlap this mapping.
+    #[inline(always)]
+    pub(crate) unsafe fn read_disjoint(
+        &self,
+        at: usize,
+        dst: *mut u8,
+        len: usize,
+    ) -> io::Result<()> {
+        if len <= INLINE_LEN {
+            // SAFETY: passed on from the caller.
+            return unsafe { self.read_inline(at, dst, len) };
+        }
+        self.check(&(at..at + len));
+        // SAFETY: the source lies in the mapping (checked above); the caller
+        // vouches for the destination, which does not overlap it.
+        unsafe { self.copy_apart(dst, self.base.add(at), len) }
+    }
+
+    /// Copies at most [`INLINE_LEN`] bytes from `at` to `dst`: two loads of
     /// the widest word that fits, at the start and at the end of the range
     /// (the same one when it is exactly that wide), both before any store.
     /// A read whose length the compiler knows becomes one or two loads.
+    ///
+    /// # Safety
+    /// `dst..dst + len` is writable for the duration of the call and not
+    /// referenced (it may overlap the mapping: every load comes first).
     #[inline(always)]
-    fn read_inline(&self, at: usize, dst: &mut [u8]) -> io::Result<()> {
-        self.check_fits(at, dst.len());
-        match dst.len() {
-            0 => Ok(()),
-            1 => self.read_ends::<u8>(at, dst),
-            2..=3 => self.read_ends::<u16>(at, dst),
-            4..=7 => self.read_ends::<u32>(at, dst),
-            _ => self.read_ends::<u64>(at, dst),
+    unsafe fn read_inline(&self, at: usize, dst: *mut u8, len: usize) -> io::Result<()> {
+        self.check_fits(at, len);
+        // SAFETY (all four): passed on from the caller; the range lies in
+        // the mapping (checked above) and holds one or two of the words.
+        unsafe {
+            match len {
+                0 => Ok(()),
+                1 => self.read_ends::<u8>(at, dst, len),
+                2..=3 => self.read_ends::<u16>(at, dst, len),
+                4..=7 => self.read_ends::<u32>(at, dst, len),
+                _ => self.read_ends::<u64>(at, dst, len),
+            }
         }
     }
 
-    /// Fills `dst`, of one to two `W`s, from `at` with a load of `W` at
-    /// each end.
+    /// Fills `dst..dst + len`, one to two `W`s, from `at` with a load of `W`
+    /// at each end.
+    ///
+    /// # Safety
+    /// `at..at + len` lies in the live mapping, `dst..dst + len` is
+    /// writable and not referenced, and `size_of::<W>() <= len <= 2 *
+    /// size_of::<W>()`.
     #[inline(always)]
-    fn read_ends<W: Word>(&self, at: usize, dst: &mut [u8]) -> io::Result<()> {
-        let last = dst.len() - size_of::<W>();
+    unsafe fn read_ends<W: Word>(&self, at: usize, dst: *mut u8, len: usize) -> io::Result<()> {
+        let last = len - size_of::<W>();
         let fault = |caught| self.fault(caught);
-        // SAFETY: the caller checked that `at..at + dst.len()` lies in the
-        // live mapping, and `size_of::<W>() <= dst.len()`.
+        // SAFETY: passed on from the caller: the first `W` of the range.
         let first = unsafe { guard::load::<W>(self.base, at) }.map_err(fault)?;
         let end = match last {
             0 => first,
             // SAFETY: as above: the last `W` of the range.
             _ => unsafe { guard::load::<W>(self.base, at + last) }.map_err(fault)?,
         };
-        let out = dst.as_mut_ptr();
-        // SAFETY: `dst` holds at least one `W` from 0 and from `last`;
-        // unaligned stores into a Rust buffer.
+        // SAFETY: `dst` holds at least one `W` from 0 and from `last`
+        // (passed on from the caller); unaligned stores.
         unsafe {
-            out.cast::<W>().write_unaligned(first);
-            out.add(last).cast::<W>().write_unaligned(end);
+            dst.cast::<W>().write_unaligned(first);
+            dst.add(last).cast::<W>().write_unaligned(end);
         }
         Ok(())
     }
@@ -308,17 +344,26 @@ impl<'a> Mapped<'a> {
     unsafe fn copy(&self, dst: *mut u8, src: *const u8, len: usize) -> io::Result<()> {
         let apart = |a: usize, b: usize| a.wrapping_sub(b) >= len;
         if apart(dst as usize, src as usize) && apart(src as usize, dst as usize) {
-            // The leaf routine, whatever the size: its faults are recognised
-            // wherever they are, on the side that is not this mapping too (a
-            // view of another map whose file shrank). A guarded call of the
-            // C library's memcpy, faster from 16 MiB into fresh memory, would
-            // catch faults in this mapping only.
             // SAFETY: passed on from the caller, and the ranges do not overlap.
-            return unsafe { guard::copy(dst, src, len) }
-                .map_err(|caught| copy_fault(caught, Some(self.span()), dst, src, len));
+            return unsafe { self.copy_apart(dst, src, len) };
         }
         // SAFETY: passed on from the caller.
         unsafe { self.copy_overlapping(dst, src, len) }
+    }
+
+    /// [`copy`](Self::copy) of ranges that do not overlap, by the leaf
+    /// routine whatever the size: its faults are recognised wherever they
+    /// are, on the side that is not this mapping too (a view of another map
+    /// whose file shrank). A guarded call of the C library's memcpy, faster
+    /// from 16 MiB into fresh memory, would catch faults in this mapping only.
+    ///
+    /// # Safety
+    /// As for [`copy`](Self::copy), and the ranges do not overlap.
+    #[inline(always)]
+    unsafe fn copy_apart(&self, dst: *mut u8, src: *const u8, len: usize) -> io::Result<()> {
+        // SAFETY: passed on from the caller.
+        unsafe { guard::copy(dst, src, len) }
+            .map_err(|caught| copy_fault(caught, Some(self.span()), dst, src, len))
     }
 
     /// [`copy`](Self::copy) of ranges that overlap: rare (a map copied
@@ -472,11 +517,12 @@ impl<'a> Mapped<'a> {
     /// The first index of `byte` inside `range`: for finding the ends of
     /// lines. Most lines are short, so the first bytes are searched by the
     /// leaf routine, which needs no guarded call but compares only 16 bytes
-    /// at a time; the C library's memchr takes the rest (from about 512
-    /// bytes on, it makes up for the guarded call's cost). A line found
-    /// there without a fault returns at once; the rest of a longer one, and
-    /// a search that faulted, go on out of line (a short line's search is
-    /// then a tenth of `readline()`'s work, not a fifth).
+    /// at a time (x86-64: 32 in its first step); the C library's memchr
+    /// takes the rest (from about 512 bytes on, it makes up for the guarded
+    /// call's cost). A line found there without a fault returns at once;
+    /// the rest of a longer one, and a search that faulted, go on out of
+    /// line (a short line's search is then a tenth of `readline()`'s work,
+    /// not a fifth).
     #[inline]
     pub(crate) fn find_byte(&self, range: Range<usize>, byte: u8) -> io::Result<Option<usize>> {
         let (near, found) = self.find_byte_near(&range, byte);
