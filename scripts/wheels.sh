@@ -17,8 +17,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pythons.sh
 
-# Every CPython the module supports, whether this machine has it or not.
-WHEEL_PYTHONS=(3.9 3.10 3.11 3.12 3.13 3.14 3.15)
 PLATFORMS=(linux-x86_64 linux-aarch64 macos windows)
 TOOLS=${XDG_CACHE_HOME:-$HOME/.cache}/safemmap/wheel-tools
 
@@ -30,10 +28,14 @@ fi
 requests=("$@")
 [ ${#requests[@]} -gt 0 ] || requests=("${PLATFORMS[@]}")
 
-# The tools' virtualenv, made once from the newest supported interpreter.
+# The tools' virtualenv, made once from the newest interpreter on this
+# machine (not one of the sid root's).
 if [ ! -x "$TOOLS/bin/maturin" ] || [ ! -x "$TOOLS/bin/pytest" ]; then
     echo "== installing maturin, ziglang, auditwheel and pytest into $TOOLS (once)"
-    "$(python_for "${SUPPORTED_PYTHONS[-1]}")" -m venv "$TOOLS"
+    for version in "${SUPPORTED_PYTHONS[@]}"; do
+        comes_from_root "$version" || newest_here=$version
+    done
+    "$(python_for "$newest_here")" -m venv "$TOOLS"
     "$TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check \
         "maturin>=1.7,<2" "ziglang>=0.17,<0.18" auditwheel pytest
 fi
@@ -57,7 +59,7 @@ platform_args() {
 built=()
 for request in "${requests[@]}"; do
     platform=${request%%:*}
-    versions=("${WHEEL_PYTHONS[@]}")
+    versions=("${SUPPORTED_PYTHONS[@]}")
     [ "$platform" = "$request" ] || IFS=, read -r -a versions <<<"${request#*:}"
     mapfile -t args < <(platform_args "$platform")
     case $platform in
