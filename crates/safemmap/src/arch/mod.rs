@@ -199,17 +199,46 @@ pub(crate) fn is_leaf_access(pc: usize) -> bool {
 /// instruction is and where its block ends, each as an offset from the
 /// field's own address, so that the table needs no relocation when a
 /// position-independent object is loaded (and stays read-only).
-#[cfg(not(windows))]
+#[cfg(all(not(target_vendor = "apple"), not(windows)))]
 #[repr(C)]
 struct ExceptionEntry {
     access: i32,
     resume: i32,
 }
 
-#[cfg(not(windows))]
+#[cfg(all(not(target_vendor = "apple"), not(windows)))]
 impl ExceptionEntry {
+    fn access(&self) -> usize {
+        Self::address(&self.access)
+    }
+
+    fn resume(&self) -> usize {
+        Self::address(&self.resume)
+    }
+
     fn address(field: &i32) -> usize {
         (field as *const i32 as usize).wrapping_add_signed(*field as isize)
+    }
+}
+
+/// See the ELF version: on Mach-O the two addresses themselves, which the
+/// loader rebases (linkers, zig's among them, refuse a difference between
+/// a code label and a data address there).
+#[cfg(target_vendor = "apple")]
+#[repr(C)]
+struct ExceptionEntry {
+    access: usize,
+    resume: usize,
+}
+
+#[cfg(target_vendor = "apple")]
+impl ExceptionEntry {
+    fn access(&self) -> usize {
+        self.access
+    }
+
+    fn resume(&self) -> usize {
+        self.resume
     }
 }
 
@@ -238,14 +267,14 @@ pub(crate) fn inline_access_resume(pc: usize) -> Option<usize> {
     // SAFETY: the routine only computes two addresses.
     let bounds = unsafe { exception_table_bounds() };
     let len = (bounds.end as usize - bounds.start as usize) / std::mem::size_of::<ExceptionEntry>();
-    // SAFETY: the linker gathers every record, 4-aligned, between the two
-    // bounds of the object's table section, which is loaded read-only
-    // for the life of the object (as long as its code can run).
+    // SAFETY: the linker gathers every record, aligned, between the two
+    // bounds of the object's table section, which nothing writes after
+    // loading and which lives as long as the object (as its code can run).
     let entries = unsafe { std::slice::from_raw_parts(bounds.start, len) };
     entries
         .iter()
-        .find(|entry| ExceptionEntry::address(&entry.access) == pc)
-        .map(|entry| ExceptionEntry::address(&entry.resume))
+        .find(|entry| entry.access() == pc)
+        .map(ExceptionEntry::resume)
 }
 
 /// See the other version: on Windows inline accesses are leaf routines.
@@ -278,9 +307,9 @@ macro_rules! exception_entry {
     () => {
         concat!(
             ".pushsection __DATA,__safemmap_xt,regular,no_dead_strip\n",
-            ".p2align 2\n",
-            ".long 2b - .\n",
-            ".long 3b - .\n",
+            ".p2align 3\n",
+            ".quad 2b\n",
+            ".quad 3b\n",
             ".popsection"
         )
     };
