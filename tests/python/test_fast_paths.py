@@ -314,7 +314,12 @@ def test_positioned_methods_match_stdlib(make_file, access, name, args):
     for position in (0, 7, len(DATA)):
         ours.seek(position)
         std.seek(position)
-        assert outcome(lambda: getattr(ours, name)(*args)) == outcome(lambda: getattr(std, name)(*args))
+        mine, theirs = (outcome(lambda: getattr(m, name)(*args)) for m in (ours, std))
+        if sys.version_info < (3, 13):
+            # safemmap behaves as 3.13 there (README): older stdlibs word
+            # some conversion errors differently, and their `seek` returns None.
+            mine, theirs = (o if o[0] == "ok" and name != "seek" else o[0] for o in (mine, theirs))
+        assert mine == theirs
         assert (ours.tell(), ours[:]) == (std.tell(), std[:])
 
 
