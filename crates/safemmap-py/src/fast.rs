@@ -20,6 +20,7 @@
 //! only here).
 
 use std::ffi::c_void;
+use std::io::{Seek, SeekFrom};
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
@@ -30,7 +31,7 @@ use pyo3::types::{PySlice, PyType};
 use safemmap::Mmap;
 
 use crate::convert;
-use crate::errors::raising;
+use crate::errors::{raising, to_py, write_to_py};
 use crate::object::{
     absolute, adjust, clamp_bound, search_bounds, unpack, ByteIterator, PyMmap, DETACH_BYTES,
 };
@@ -48,6 +49,11 @@ struct Fallbacks {
     enter: Py<PyAny>,
     find: Py<PyAny>,
     rfind: Py<PyAny>,
+    seek: Py<PyAny>,
+    read: Py<PyAny>,
+    write: Py<PyAny>,
+    write_byte: Py<PyAny>,
+    move_: Py<PyAny>,
 }
 
 static FALLBACKS: OnceLock<Fallbacks> = OnceLock::new();
@@ -59,7 +65,8 @@ static BYTE_VALUES: OnceLock<[Py<PyAny>; 256]> = OnceLock::new();
 /// Points `mmap`'s subscript, item assignment, length and buffer slots, the
 /// wrappers of them that `m.__getitem__(k)` and the like call (and
 /// subclasses take their slots from), and its `read_byte`, `readline`,
-/// `tell`, `seekable`, `__enter__`, `find` and `rfind` methods and `closed`
+/// `tell`, `seekable`, `__enter__`, `find`, `rfind`, `seek`, `read`,
+/// `write`, `write_byte` and `move` methods and `closed`
 /// property at the fast paths, and the next-item slot of its byte iterator
 /// (`iterator`), keeping PyO3's versions as fallbacks.
 pub fn install(ty: &Bound<'_, PyType>, iterator: &Bound<'_, PyType>) -> PyResult<()> {
@@ -90,6 +97,11 @@ pub fn install(ty: &Bound<'_, PyType>, iterator: &Bound<'_, PyType>) -> PyResult
         enter: method("__enter__")?,
         find: method("find")?,
         rfind: method("rfind")?,
+        seek: method("seek")?,
+        read: method("read")?,
+        write: method("write")?,
+        write_byte: method("write_byte")?,
+        move_: method("move")?,
     };
     let originals = [
         (
@@ -202,6 +214,23 @@ fn add_methods(ty: &Bound<'_, PyType>) -> PyResult<()> {
             c"rfind($self, sub, start=..., end=..., /, *, workers=None)\n--\n\n",
             fastcall(search::<true>),
         ),
+        (
+            c"seek",
+            c"seek($self, dist, whence=0, /)\n--\n\n",
+            fastcall(seek),
+        ),
+        (c"read", c"read($self, n=None, /)\n--\n\n", fastcall(read)),
+        (c"write", c"write($self, data, /)\n--\n\n", fastcall(write)),
+        (
+            c"write_byte",
+            c"write_byte($self, value, /)\n--\n\n",
+            fastcall(write_byte),
+        ),
+        (
+            c"move",
+            c"move($self, dest, src, count, /)\n--\n\n",
+            fastcall(move_),
+        ),
     ];
     for (name, doc, (function, flags)) in methods {
         // The type holds on to its method definitions for ever.
@@ -260,7 +289,8 @@ pub(crate) fn add_to_type(
     Ok(())
 }
 
-/// Runs `fast` on the map behind `slf` with the object's lock held, and
+/// Runs `fast` on the map behind `slf` with the object's lock held (unless
+/// a close or resize has reserved it), and
 /// `fallback` (without it) if `fast` declines (or panics: the full method
 /// will report the panic as an exception).
 ///
@@ -280,6 +310,11 @@ unsafe fn serve<R>(
     let this = unsafe { instance(&slf) };
     let locked = || {
         let _held = this.hold();
+        // A close or resize under way: the full method waits for it, and
+        // works on the map it leaves.
+        if this.reserved() {
+            return None;
+        }
         fast(this)
     };
     attempt(locked, fallback)
@@ -320,6 +355,25 @@ fn ok<T>(result: std::io::Result<T>) -> Option<T> {
     #[inline(never)]
     fn discard(_: std::io::Error) {}
     result.map_err(discard).ok()
+}
+
+/// The object `value` makes of a core result, or else its error raised as
+/// `to_py`, the full method's conversion, raises it: for operations that a
+/// failure may leave part done (a write's stored prefix, and the position
+/// past it), which the full method must not do again.
+fn finish<T>(
+    result: std::io::Result<T>,
+    to_py: fn(std::io::Error) -> PyErr,
+    value: impl FnOnce(T) -> *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    match result {
+        Ok(done) => value(done),
+        Err(err) => {
+            // SAFETY: fast paths run attached (see `serve`).
+            to_py(err).restore(unsafe { Python::assume_attached() });
+            std::ptr::null_mut()
+        }
+    }
 }
 
 /// Calls one of PyO3's methods on `slf`.
@@ -386,7 +440,7 @@ unsafe extern "C" fn readline(
         let line = ok(map.next_line())?;
         let count = line.len();
         if count >= DETACH_BYTES {
-            return Some(long_line(this, count));
+            return Some(long_read(this, count));
         }
         // SAFETY: the new object's buffer is writable, seen by nobody else,
         // and allocated by the interpreter, outside the map.
@@ -396,12 +450,13 @@ unsafe extern "C" fn readline(
     unsafe { serve(slf, fast, |f| call(&f.readline, slf)) }
 }
 
-/// Reads a line found to be long without the GIL, as the full method
-/// would, rather than have it search the line again. Out of line, so that
-/// short lines need fewer registers saved.
+/// Reads `count` bytes found to be many (a long line, a long `read`)
+/// without the GIL, as the full method would, rather than decline and have
+/// it find them again. Out of line, so that short reads need fewer
+/// registers saved.
 #[cold]
 #[inline(never)]
-fn long_line(this: &PyMmap, count: usize) -> *mut ffi::PyObject {
+fn long_read(this: &PyMmap, count: usize) -> *mut ffi::PyObject {
     // SAFETY: fast paths run attached (see `serve`).
     let py = unsafe { Python::assume_attached() };
     raising(py, std::ptr::null_mut(), || {
@@ -528,9 +583,6 @@ unsafe extern "C" fn get_buffer(
     flags: c_int,
 ) -> c_int {
     let fast = |this: &PyMmap| {
-        if this.reserved() {
-            return None; // The full method waits for the close or resize.
-        }
         // SAFETY: a fast path runs no Python code (see `serve`).
         let map = unsafe { this.peek_mut() }?;
         // SAFETY: the interpreter hands `view` over to be filled.
@@ -607,11 +659,9 @@ unsafe extern "C" fn search<const REVERSE: bool>(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: the caller's arguments, live for the call.
-    let positional = unsafe { std::slice::from_raw_parts(args, nargs as usize) };
-    let fast = |this: &PyMmap| {
+    let fast = |this: &PyMmap, positional: &[*mut ffi::PyObject]| {
         let (&needle, bounds) = positional.split_first()?;
-        if !kwnames.is_null() || bounds.len() > 2 {
+        if bounds.len() > 2 {
             return None;
         }
         // SAFETY (both): live objects the caller lends us.
@@ -642,6 +692,175 @@ unsafe extern "C" fn search<const REVERSE: bool>(
         // SAFETY: plain C call; a failure leaves an error to clear.
         new_object(unsafe { ffi::PyLong_FromSsize_t(found.map_or(-1, |i| i as isize)) })
     };
+    // SAFETY: called by the interpreter as a method of `mmap`.
+    unsafe {
+        serve_positional(
+            slf,
+            args,
+            nargs,
+            kwnames,
+            |f| if REVERSE { &f.rfind } else { &f.find },
+            fast,
+        )
+    }
+}
+
+/// `seek(dist[, whence])`.
+unsafe extern "C" fn seek(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let fast = |this: &PyMmap, positional: &[*mut ffi::PyObject]| {
+        // SAFETY (all): live objects the caller lends us.
+        let (dist, whence) = match *positional {
+            [dist] => (unsafe { exact_int(dist) }?, 0),
+            [dist, whence] => (unsafe { exact_int(dist) }?, unsafe { exact_int(whence) }?),
+            _ => return None,
+        };
+        let to = match whence {
+            0 => SeekFrom::Start(convert::unsigned(dist) as u64),
+            1 => SeekFrom::Current(dist as i64),
+            2 => SeekFrom::End(dist as i64),
+            _ => return None,
+        };
+        // SAFETY: a fast path runs no Python code (see `serve`).
+        let position = ok(unsafe { this.peek_mut() }?.seek(to))?;
+        // SAFETY: plain C call; a failure leaves an error to clear.
+        new_object(unsafe { ffi::PyLong_FromUnsignedLongLong(position) })
+    };
+    // SAFETY: called by the interpreter as a method of `mmap`.
+    unsafe { serve_positional(slf, args, nargs, kwnames, |f| &f.seek, fast) }
+}
+
+/// `read([n])`: a long read lets go of the GIL, as the full method does.
+unsafe extern "C" fn read(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let fast = |this: &PyMmap, positional: &[*mut ffi::PyObject]| {
+        // SAFETY: a live object the caller lends us. A negative count, as
+        // `None`, means the rest of the map.
+        let wanted = match *positional {
+            [] => None,
+            [n] if unsafe { n == ffi::Py_None() } => None,
+            [n] => usize::try_from(unsafe { exact_int(n) }?).ok(),
+            _ => return None,
+        };
+        // SAFETY: a fast path runs no Python code (see `serve`).
+        let map = unsafe { this.peek_mut() }?;
+        let count = wanted.map_or(map.remaining(), |n| n.min(map.remaining()));
+        if count >= DETACH_BYTES {
+            return Some(long_read(this, count));
+        }
+        // SAFETY: the new object's buffer is writable, seen by nobody else,
+        // and allocated by the interpreter, outside the map.
+        new_bytes(count, |dst| unsafe { map.read_raw(dst, count) })
+    };
+    // SAFETY: called by the interpreter as a method of `mmap`.
+    unsafe { serve_positional(slf, args, nargs, kwnames, |f| &f.read, fast) }
+}
+
+/// `write(data)`, for exact bytes shorter than a long write (which the
+/// full method does without the GIL).
+unsafe extern "C" fn write(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let fast = |this: &PyMmap, positional: &[*mut ffi::PyObject]| {
+        let [data] = *positional else { return None };
+        // SAFETY: a live object the caller lends us.
+        let data = unsafe { exact_bytes(data) }?;
+        if data.len() >= DETACH_BYTES {
+            return None;
+        }
+        // SAFETY: a fast path runs no Python code (see `serve`). Exact
+        // bytes are never mapped memory and stay readable for the call.
+        let map = unsafe { this.peek_mut() }?;
+        let written = unsafe { map.write_raw(data.as_ptr(), data.len()) };
+        // SAFETY: plain C call; NULL with an error set if it fails.
+        Some(finish(written, write_to_py, |()| unsafe {
+            ffi::PyLong_FromSize_t(data.len())
+        }))
+    };
+    // SAFETY: called by the interpreter as a method of `mmap`.
+    unsafe { serve_positional(slf, args, nargs, kwnames, |f| &f.write, fast) }
+}
+
+/// `write_byte(value)`.
+unsafe extern "C" fn write_byte(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let fast = |this: &PyMmap, positional: &[*mut ffi::PyObject]| {
+        let [value] = *positional else { return None };
+        // SAFETY: a live object the caller lends us.
+        let value = u8::try_from(unsafe { exact_int(value) }?).ok()?;
+        // SAFETY: a fast path runs no Python code (see `serve`).
+        ok(unsafe { this.peek_mut() }?.write_byte(value))?;
+        // SAFETY: the caller is attached.
+        Some(unsafe { new_ref(ffi::Py_None()) })
+    };
+    // SAFETY: called by the interpreter as a method of `mmap`.
+    unsafe { serve_positional(slf, args, nargs, kwnames, |f| &f.write_byte, fast) }
+}
+
+/// `move(dest, src, count)`.
+unsafe extern "C" fn move_(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let fast = |this: &PyMmap, positional: &[*mut ffi::PyObject]| {
+        // SAFETY (all): live objects the caller lends us. A negative int
+        // goes through `unsigned` as in the full method, whose bounds check
+        // refuses it (declined).
+        let [dest, src, count] = *positional else {
+            return None;
+        };
+        let int = |obj| unsafe { exact_int(obj) }.map(convert::unsigned);
+        let (dest, src, count) = (int(dest)?, int(src)?, int(count)?);
+        // SAFETY: a fast path runs no Python code (see `serve`).
+        let copied = unsafe { this.peek_mut() }?.copy_within(dest, src, count);
+        // SAFETY: the caller is attached.
+        Some(finish(copied, to_py, |()| unsafe {
+            new_ref(ffi::Py_None())
+        }))
+    };
+    // SAFETY: called by the interpreter as a method of `mmap`.
+    unsafe { serve_positional(slf, args, nargs, kwnames, |f| &f.move_, fast) }
+}
+
+/// [`serve`] for a vectorcall method: `fast` gets the positional arguments
+/// of a call without keywords; any other call, or one `fast` declines, goes
+/// to the PyO3 method `method` picks, with the caller's arguments as given.
+///
+/// # Safety
+///
+/// As for [`serve`]; `args`, `nargs` and `kwnames` are the interpreter's
+/// vectorcall arguments.
+unsafe fn serve_positional(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+    method: impl FnOnce(&Fallbacks) -> &Py<PyAny>,
+    fast: impl FnOnce(&PyMmap, &[*mut ffi::PyObject]) -> Option<*mut ffi::PyObject>,
+) -> *mut ffi::PyObject {
+    // SAFETY: the caller's arguments, live for the call.
+    let positional = unsafe { std::slice::from_raw_parts(args, nargs as usize) };
+    let fast = |this: &PyMmap| match kwnames.is_null() {
+        true => fast(this, positional),
+        false => None,
+    };
     let fallback = |fallbacks: &Fallbacks| {
         let keywords = match kwnames.is_null() {
             true => 0,
@@ -651,23 +870,18 @@ unsafe extern "C" fn search<const REVERSE: bool>(
         // SAFETY: the keyword values follow the positional arguments.
         let all = unsafe { std::slice::from_raw_parts(args, (nargs + keywords) as usize) };
         let with_self: Vec<_> = std::iter::once(slf).chain(all.iter().copied()).collect();
-        let method = if REVERSE {
-            &fallbacks.rfind
-        } else {
-            &fallbacks.find
-        };
         // SAFETY: a method descriptor called with its instance first, the
         // caller's arguments after it; a new reference or NULL.
         unsafe {
             ffi::PyObject_Vectorcall(
-                method.as_ptr(),
+                method(fallbacks).as_ptr(),
                 with_self.as_ptr(),
                 (nargs + 1) as usize,
                 kwnames,
             )
         }
     };
-    // SAFETY: called by the interpreter as a method of `mmap`.
+    // SAFETY: passed on from the caller.
     unsafe { serve(slf, fast, fallback) }
 }
 
